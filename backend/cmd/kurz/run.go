@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kurzlink/kurz/backend"
+	kurzhttp "github.com/kurzlink/kurz/backend/http"
+	"github.com/kurzlink/kurz/backend/postgres"
+	"github.com/kurzlink/kurz/backend/redis"
+)
+
+// run wires the backend and serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stdout, cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.PGTimeout, reg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateWithRetry(ctx, db, cfg.StartTimeout, logger); err != nil {
+		return err
+	}
+	cache, err := redis.Open(cfg.RedisURL, cfg.RedisTimeout, reg)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	defer cache.Close()
+
+	codec, err := backend.NewCodec(cfg.CodeSecret)
+	if err != nil {
+		return err
+	}
+	hits := backend.NewHitCounter(db, cache, cfg.FlushInterval, logger)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kurz_pending_hits", Help: "Redirects counted in memory, not yet in Postgres.",
+	}, func() float64 { return float64(hits.Pending()) }))
+	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, OwnHosts: []string{hostOf(cfg.PublicURL)}}
+	links := backend.NewShortener(db, cache, codec, policy, hits, logger)
+	handler, err := kurzhttp.NewServer(logger, links, kurzhttp.Config{
+		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl,
+	}, reg)
+	if err != nil {
+		return err
+	}
+
+	hitsCtx, stopHits := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); hits.Run(hitsCtx) }()
+	defer func() { stopHits(); wg.Wait() }() // the last flush happens after the server stops
+
+	servers := []*http.Server{{Addr: cfg.ListenAddr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second})
+	}
+	return serve(ctx, logger, servers)
+}
+
+// serve runs every server until ctx ends or one fails, then shuts all down.
+func serve(ctx context.Context, logger *slog.Logger, servers []*http.Server) error {
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return err
+		}
+		logger.Info("listening", "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if e := srv.Shutdown(shutdownCtx); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// migrateWithRetry waits for Postgres (it may start after us) and migrates.
+func migrateWithRetry(ctx context.Context, db *postgres.DB, timeout time.Duration, logger *slog.Logger) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := db.Migrate(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		logger.Warn("postgres not ready, retrying", "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func hostOf(rawURL string) string {
+	u, _ := url.Parse(rawURL)
+	return u.Hostname()
+}

@@ -1,0 +1,108 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/kurzlink/kurz/backend"
+)
+
+// statusOf is the one map from error codes to HTTP statuses.
+var statusOf = map[string]int{
+	backend.EINVALID:          http.StatusBadRequest,
+	backend.EINVALIDURL:       http.StatusUnprocessableEntity,
+	backend.ETOOLARGE:         http.StatusRequestEntityTooLarge,
+	backend.EUNSUPPORTED:      http.StatusUnsupportedMediaType,
+	backend.ENOTFOUND:         http.StatusNotFound,
+	backend.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
+	backend.ECONFLICT:         http.StatusConflict,
+	backend.EUNAVAILABLE:      http.StatusServiceUnavailable,
+	backend.EINTERNAL:         http.StatusInternalServerError,
+}
+
+func errorf(code, message string) error { return backend.Errorf(code, "%s", message) }
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// error writes err as JSON; causes of server-side errors are logged, not sent.
+func (s *server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := backend.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = backend.ErrorMessage(err)
+	s.respond(w, status, body)
+}
+
+func (s *server) respond(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.logger.Debug("writing response failed", "err", err)
+	}
+}
+
+// decode reads one JSON object of at most MaxBodyBytes with no unknown fields.
+func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return backend.Errorf(backend.EUNSUPPORTED, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, s.cfg.MaxBodyBytes)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err, s.cfg.MaxBodyBytes)
+		}
+		return backend.Errorf(backend.EINVALID, "body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error, limit int64) error {
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return backend.Errorf(backend.ETOOLARGE, "body is larger than %d bytes", limit)
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return backend.Errorf(backend.EINVALID, "body is not valid JSON")
+	case errors.As(err, &typ):
+		return backend.Errorf(backend.EINVALID, "field %q must be a %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF):
+		return backend.Errorf(backend.EINVALID, "body is empty")
+	default:
+		// json reports unknown fields only as text: `json: unknown field "x"`.
+		return backend.Wrap(backend.EINVALID, err, trimJSONPrefix(err.Error()))
+	}
+}
+
+func trimJSONPrefix(msg string) string {
+	const p = "json: "
+	if len(msg) > len(p) && msg[:len(p)] == p {
+		return msg[len(p):]
+	}
+	return msg
+}

@@ -1,0 +1,184 @@
+// Package postgres is the LinkStore on PostgreSQL (pgx v5): migrations, links and counts.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/migrations"
+)
+
+// DB implements backend.LinkStore.
+type DB struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	latency *prometheus.HistogramVec
+}
+
+var _ backend.LinkStore = (*DB)(nil)
+
+// Open connects to databaseURL; every query is bounded by timeout.
+func Open(ctx context.Context, databaseURL string, timeout time.Duration, reg prometheus.Registerer) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	cfg.ConnConfig.ConnectTimeout = timeout
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kurz_postgres_query_duration_seconds",
+		Help:    "Latency of Postgres queries by operation and result.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"op", "result"})
+	if reg != nil {
+		if err := reg.Register(latency); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return &DB{pool: pool, timeout: timeout, latency: latency}, nil
+}
+
+func (db *DB) Close() { db.pool.Close() }
+
+// Migrate applies the embedded migrations; tern holds a Postgres advisory lock
+// meanwhile, so replicas starting together apply each migration once.
+func (db *DB) Migrate(ctx context.Context) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), "kurz_schema_version")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := m.LoadMigrations(migrations.FS); err != nil {
+		return fmt.Errorf("migrate: load: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, done := db.begin(ctx, "ping")
+	err := db.pool.Ping(ctx)
+	return done(err)
+}
+
+func (db *DB) NextIDs(ctx context.Context, n int) ([]int64, error) {
+	ctx, done := db.begin(ctx, "next_ids")
+	rows, _ := db.pool.Query(ctx, `SELECT nextval('url_mappings_id_seq') FROM generate_series(1, $1)`, n)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, done(err)
+}
+
+// createSQL inserts unless the URL hash exists, and returns the row either way.
+// When a concurrent insert of the same URL commits after this statement's
+// snapshot, it returns no row and the caller runs it again.
+const createSQL = `
+WITH ins AS (
+	INSERT INTO url_mappings (id, short_code, original_url, url_hash)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (url_hash) DO NOTHING
+	RETURNING short_code, original_url, created_at, access_count, true AS created
+)
+SELECT * FROM ins
+UNION ALL
+SELECT short_code, original_url, created_at, access_count, false FROM url_mappings WHERE url_hash = $4
+LIMIT 1`
+
+func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
+	ctx, done := db.begin(ctx, "create_link")
+	for attempt := 0; ; attempt++ {
+		out := backend.Link{URLHash: l.URLHash}
+		var created bool
+		err := db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash).
+			Scan(&out.Code, &out.URL, &out.CreatedAt, &out.AccessCount, &created)
+		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
+			continue
+		}
+		return out, created, done(err)
+	}
+}
+
+func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error) {
+	ctx, done := db.begin(ctx, "find_by_code")
+	l := backend.Link{Code: code}
+	err := db.pool.QueryRow(ctx,
+		`SELECT id, original_url, url_hash, created_at, access_count FROM url_mappings WHERE short_code = $1`, code).
+		Scan(&l.ID, &l.URL, &l.URLHash, &l.CreatedAt, &l.AccessCount)
+	return l, done(err)
+}
+
+// AddHits adds all counts in one statement, rows locked in code order so that
+// replicas flushing at once cannot deadlock.
+func (db *DB) AddHits(ctx context.Context, hits map[string]int64) error {
+	codes := backend.SortedCodes(hits)
+	counts := make([]int64, len(codes))
+	for i, c := range codes {
+		counts[i] = hits[c]
+	}
+	ctx, done := db.begin(ctx, "add_hits")
+	_, err := db.pool.Exec(ctx, `
+		UPDATE url_mappings m SET access_count = m.access_count + h.n
+		FROM unnest($1::text[], $2::bigint[]) AS h(code, n)
+		WHERE m.short_code = h.code`, codes, counts)
+	return done(err)
+}
+
+// begin bounds ctx by the query timeout and returns the function that records
+// the latency and translates the driver's error.
+func (db *DB) begin(ctx context.Context, op string) (context.Context, func(error) error) {
+	ctx, cancel := context.WithTimeout(ctx, db.timeout)
+	start := time.Now()
+	return ctx, func(err error) error {
+		cancel()
+		err = translate(err)
+		db.latency.WithLabelValues(op, resultLabel(err)).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+func resultLabel(err error) string {
+	if err == nil || backend.ErrorCode(err) == backend.ENOTFOUND {
+		return "ok"
+	}
+	return backend.ErrorCode(err)
+}
+
+// translate maps pgx errors to backend errors, once, here.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return backend.Wrap(backend.ENOTFOUND, err, "no link has this code")
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return backend.Wrap(backend.ECONFLICT, err, "already exists")
+		case "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
+			return backend.Wrap(backend.EUNAVAILABLE, err, "database unavailable")
+		}
+		return backend.Wrap(backend.EINTERNAL, err, "database error")
+	}
+	// Anything else is the connection: refused, reset, timed out.
+	return backend.Wrap(backend.EUNAVAILABLE, err, "database unavailable")
+}

@@ -1,0 +1,153 @@
+package backend
+
+import (
+	"crypto/sha256"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// DefaultMaxURLLength is the longest URL accepted unless configured otherwise.
+const DefaultMaxURLLength = 2048
+
+// URLPolicy decides which URLs may be shortened and normalizes them.
+type URLPolicy struct {
+	MaxLength  int      // bytes; DefaultMaxURLLength when zero
+	OwnHosts   []string // hostnames of the shortener itself: links there would loop
+}
+
+// Normalize validates raw and returns its normalized form: lower-case scheme and
+// host, no default port, "/" for an empty path. Errors are EINVALIDURL.
+func (p URLPolicy) Normalize(raw string) (string, error) {
+	max := p.MaxLength
+	if max <= 0 {
+		max = DefaultMaxURLLength
+	}
+	switch {
+	case raw == "":
+		return "", Errorf(EINVALIDURL, "url is required")
+	case len(raw) > max:
+		return "", Errorf(EINVALIDURL, "url is longer than %d bytes", max)
+	case !utf8.ValidString(raw):
+		return "", Errorf(EINVALIDURL, "url is not valid UTF-8")
+	case strings.IndexFunc(raw, isForbiddenRune) >= 0:
+		return "", Errorf(EINVALIDURL, "url contains whitespace or control characters")
+	case strings.Contains(raw, "\\"):
+		return "", Errorf(EINVALIDURL, "url contains a backslash")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", Errorf(EINVALIDURL, "url cannot be parsed")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", Errorf(EINVALIDURL, "only absolute http and https URLs can be shortened")
+	}
+	if u.Opaque != "" || !strings.HasPrefix(raw[len(u.Scheme):], "://") {
+		return "", Errorf(EINVALIDURL, "url must have the form %s://host/path", scheme)
+	}
+	if u.User != nil {
+		return "", Errorf(EINVALIDURL, "url must not contain credentials")
+	}
+	host, err := normalizeHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", Errorf(EINVALIDURL, "url has an invalid port")
+		}
+		port = strconv.Itoa(n)
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	for _, own := range p.OwnHosts {
+		if strings.EqualFold(strings.TrimSuffix(host, "."), strings.TrimSuffix(own, ".")) {
+			return "", Errorf(EINVALIDURL, "url points back at this shortener")
+		}
+	}
+	u.Scheme = scheme
+	u.Host = host
+	if strings.Contains(host, ":") {
+		u.Host = "[" + host + "]"
+	}
+	if port != "" {
+		u.Host += ":" + port
+	}
+	if u.Path == "" && u.RawPath == "" {
+		u.Path = "/"
+	}
+	return u.String(), nil
+}
+
+// HashURL is the dedup key of a normalized URL.
+func HashURL(normalized string) []byte {
+	sum := sha256.Sum256([]byte(normalized))
+	return sum[:]
+}
+
+func isForbiddenRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || unicode.IsSpace(r) || unicode.Is(unicode.Cc, r) || r == utf8.RuneError
+}
+
+// normalizeHost turns a DNS name into lower-case ASCII (IDNA, punycode for
+// Unicode labels) or validates an IP literal.
+func normalizeHost(host string) (string, error) {
+	if host == "" {
+		return "", Errorf(EINVALIDURL, "url must have a host")
+	}
+	if strings.Contains(host, ":") {
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+			return "", Errorf(EINVALIDURL, "url has an invalid IPv6 host")
+		}
+		return strings.ToLower(host), nil
+	}
+	ascii, err := idna.Lookup.ToASCII(host)
+	if err != nil || !utf8.ValidString(host) {
+		return "", Errorf(EINVALIDURL, "url has an invalid host name")
+	}
+	host = strings.ToLower(ascii)
+	if len(host) > 253 {
+		return "", Errorf(EINVALIDURL, "url host is too long")
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if !validLabel(label) {
+			return "", Errorf(EINVALIDURL, "url has an invalid host name")
+		}
+	}
+	if looksNumeric(host) && net.ParseIP(host) == nil {
+		return "", Errorf(EINVALIDURL, "url has an invalid IPv4 host")
+	}
+	return host, nil
+}
+
+func validLabel(label string) bool {
+	if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+		return false
+	}
+	for _, r := range label {
+		if r != '-' && r != '_' && !(r >= 'a' && r <= 'z') && !(r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// looksNumeric reports whether the last label is numeric, which makes the host an IPv4 address per WHATWG.
+func looksNumeric(host string) bool {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := labels[len(labels)-1]
+	if strings.HasPrefix(last, "0x") {
+		return true
+	}
+	_, err := strconv.ParseUint(last, 10, 64)
+	return err == nil
+}

@@ -1,0 +1,131 @@
+package backend_test
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kurzlink/kurz/backend"
+)
+
+func TestNormalize(t *testing.T) {
+	p := backend.URLPolicy{MaxLength: 100, OwnHosts: []string{"kurz.example"}}
+	t.Run("OK", func(t *testing.T) {
+		for _, tc := range []struct{ in, want string }{
+			{"https://www.example.com/very/long/url/path", "https://www.example.com/very/long/url/path"},
+			{"HTTPS://WWW.Example.COM/Path?Q=A#F", "https://www.example.com/Path?Q=A#F"},
+			{"http://example.com:80/x", "http://example.com/x"},
+			{"https://example.com:443", "https://example.com/"},
+			{"https://example.com:8443/", "https://example.com:8443/"},
+			{"http://[::1]:8080/a", "http://[::1]:8080/a"},
+			{"http://127.0.0.1/a", "http://127.0.0.1/a"},
+			{"https://bücher.example/", "https://xn--bcher-kva.example/"},
+			{"https://example.com/a%20b", "https://example.com/a%20b"},
+		} {
+			got, err := p.Normalize(tc.in)
+			if err != nil {
+				t.Errorf("Normalize(%q): %v", tc.in, err)
+			} else if got != tc.want {
+				t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		}
+	})
+	t.Run("ErrInvalidURL", func(t *testing.T) {
+		for _, in := range []string{
+			"",
+			"javascript:alert(1)",
+			"data:text/html,<script>alert(1)</script>",
+			"file:///etc/passwd",
+			"ftp://example.com/",
+			"https://bank.com@evil.example",
+			"https://user:pass@example.com/",
+			"example.com/path",
+			"/relative",
+			"https://",
+			"https:///path",
+			"https:example.com",
+			"https://example.com/" + strings.Repeat("a", 100),
+			"https://example.com/a b",
+			"https://example.com/\r\nX: y",
+			"https://example.com/\x00",
+			"https://example.com\t/",
+			"https://exa mple.com/",
+			"https://example.com:99999/",
+			"https://example.com:0/",
+			"https://kurz.example/aB3dEfG",
+			"https://KURZ.example./x",
+			"https://evil.example\\@bank.com/",
+			"https://exa<mple.com/",
+			"http://1.2.3.256/",
+			"http://[1.2.3.4]/",
+			"https://-bad.example/",
+			"https://example.com/\xff",
+		} {
+			_, err := p.Normalize(in)
+			if got, want := backend.ErrorCode(err), backend.EINVALIDURL; got != want {
+				t.Errorf("Normalize(%q) error code = %q, want %q", in, got, want)
+			}
+		}
+	})
+}
+
+// WHATWG's URL test inputs that a parser must reject are rejected here too.
+func TestNormalizeRejectsWHATWGFailures(t *testing.T) {
+	b, err := os.ReadFile("../../shared/testdata/urltestdata.json")
+	if err != nil {
+		t.Skip("shared/testdata not present:", err)
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(b, &entries); err != nil {
+		t.Fatal(err)
+	}
+	p := backend.URLPolicy{}
+	checked := 0
+	for _, raw := range entries {
+		var e struct {
+			Input   string  `json:"input"`
+			Base    *string `json:"base"`
+			Failure bool    `json:"failure"`
+		}
+		if json.Unmarshal(raw, &e) != nil || !e.Failure {
+			continue
+		}
+		checked++
+		if got, err := p.Normalize(e.Input); err == nil {
+			t.Errorf("Normalize(%q) = %q, want an error", e.Input, got)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no failure entries found")
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"https://example.com/a?b#c", "javascript:x", "http://[::1]:80/", "https://a@b/"} {
+		f.Add(s)
+	}
+	p := backend.URLPolicy{OwnHosts: []string{"kurz.example"}}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := p.Normalize(in)
+		if err != nil {
+			return
+		}
+		again, err := p.Normalize(out)
+		if err != nil || again != out {
+			t.Fatalf("Normalize not idempotent: %q → %q → %q (%v)", in, out, again, err)
+		}
+		if !strings.HasPrefix(out, "http://") && !strings.HasPrefix(out, "https://") {
+			t.Fatalf("Normalize(%q) = %q: not http(s)", in, out)
+		}
+	})
+}
+
+func BenchmarkNormalize(b *testing.B) {
+	p := backend.URLPolicy{OwnHosts: []string{"kurz.example"}}
+	for i := 0; i < b.N; i++ {
+		if _, err := p.Normalize("https://www.example.com/very/long/url/path?q=1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

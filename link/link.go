@@ -1,0 +1,92 @@
+// Package link is the contract shared by the kurz backend and the Traefik edge
+// plugin: the shape of a short code and the Redis keys and values both read and
+// write. It imports only the standard library so that Yaegi can load it.
+//
+// Redis contract:
+//
+//	code:{code}      string  the target URL, absolute http(s), no CR/LF;
+//	                         written by the backend with a TTL of CodeTTL.
+//	urlhash:{hex}    string  the code of a normalized URL (hex SHA-256);
+//	                         the backend's dedup cache, TTL URLHashTTL.
+//	hits             hash    field {code} → pending redirect count; the edge
+//	                         and backends HINCRBY it, one backend at a time
+//	                         takes it whole and adds it to Postgres.
+package link
+
+import (
+	"strings"
+	"time"
+)
+
+const (
+	// CodeLength is the length of every generated short code.
+	CodeLength = 7
+	// Alphabet is URL-safe Base64: 64^7 = 2^42 codes.
+	Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+	// CodeKeyPrefix prefixes the Redis key holding a code's target URL.
+	CodeKeyPrefix = "code:"
+	// URLHashKeyPrefix prefixes the Redis key holding the code of a URL hash.
+	URLHashKeyPrefix = "urlhash:"
+	// HitsKey is the Redis hash of pending redirect counts by code.
+	HitsKey = "hits"
+
+	// CodeTTL is how long a code → URL entry lives in Redis.
+	CodeTTL = 24 * time.Hour
+	// URLHashTTL is how long a URL hash → code entry lives in Redis.
+	URLHashTTL = time.Hour
+)
+
+// IsCode reports whether s has the shape of a short code.
+func IsCode(s string) bool {
+	if len(s) != CodeLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isCodeByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isCodeByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// CodeKey is the Redis key of a code's target URL.
+func CodeKey(code string) string { return CodeKeyPrefix + code }
+
+// URLHashKey is the Redis key of the code for a normalized URL's hex hash.
+func URLHashKey(hexHash string) string { return URLHashKeyPrefix + hexHash }
+
+// IsSafeTarget reports whether a value read from Redis may be sent as a
+// Location: an absolute http or https URL with a host and no control bytes.
+func IsSafeTarget(s string) bool {
+	var rest string
+	switch {
+	case hasPrefixFold(s, "https://"):
+		rest = s[len("https://"):]
+	case hasPrefixFold(s, "http://"):
+		rest = s[len("http://"):]
+	default:
+		return false
+	}
+	if rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f || s[i] == ' ' {
+			return false
+		}
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	return !strings.Contains(host, "@") && !strings.Contains(host, "\\")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
