@@ -40,6 +40,9 @@ func Open(redisURL string, timeout time.Duration, reg prometheus.Registerer) (*C
 	opts.ReadTimeout = timeout
 	opts.WriteTimeout = timeout
 	opts.MaxRetries = -1 // fail fast: Postgres is the fallback
+	opts.DialerRetries = 1
+	opts.DialerRetryTimeout = 10 * time.Millisecond
+	goredis.SetLogger(silent{}) // failures are returned, logged by callers and counted
 	c := &Cache{
 		client:  goredis.NewClient(opts),
 		timeout: timeout,
@@ -130,6 +133,10 @@ func (c *Cache) set(ctx context.Context, op, key, value string, ttl time.Duratio
 	ctx, done := c.begin(ctx, op)
 	return done(c.client.Set(ctx, key, value, ttl).Err(), "")
 }
+
+type silent struct{}
+
+func (silent) Printf(context.Context, string, ...any) {}
 
 // begin bounds ctx by the timeout; done records the result and latency.
 func (c *Cache) begin(ctx context.Context, op string) (context.Context, func(error, string) error) {

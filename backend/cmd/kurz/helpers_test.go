@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+// kurzBackend is one backend started through run, as main starts it.
+type kurzBackend struct {
+	URL    string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+	stop   sync.Once
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// MustStartBackend runs the backend against databaseURL and redisURL with extra env.
+func MustStartBackend(tb testing.TB, databaseURL, redisURL string, env map[string]string) *kurzBackend {
+	tb.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+	vars := map[string]string{
+		"KURZ_LISTEN_ADDR":        addr,
+		"KURZ_METRICS_ADDR":       fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb)),
+		"DATABASE_URL":            databaseURL,
+		"REDIS_URL":               redisURL,
+		"KURZ_PUBLIC_URL":         "http://kurz.test",
+		"KURZ_CODE_SECRET":        "test-secret",
+		"KURZ_HIT_FLUSH_INTERVAL": "100ms",
+		"KURZ_POSTGRES_TIMEOUT":   "1s",
+		"KURZ_LOG_LEVEL":          "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &kurzBackend{URL: "http://" + addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	go func() { b.done <- run(ctx, nil, func(k string) string { return vars[k] }, b.logs) }()
+	if err := testenv.WaitTCP(addr, 20*time.Second); err != nil {
+		cancel()
+		tb.Fatalf("backend did not start: %v\n%s", err, b.logs)
+	}
+	tb.Cleanup(func() { b.Stop(tb) })
+	return b
+}
+
+// Stop shuts the backend down as SIGTERM would and waits for it.
+func (b *kurzBackend) Stop(tb testing.TB) {
+	tb.Helper()
+	b.stop.Do(func() {
+		b.cancel()
+		select {
+		case err := <-b.done:
+			if err != nil {
+				tb.Errorf("run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			tb.Errorf("backend did not stop\n%s", b.logs)
+		}
+	})
+}
+
+var noRedirect = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func do(tb testing.TB, method, url, contentType, body string) response {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+func shorten(tb testing.TB, base, url string) response {
+	tb.Helper()
+	b, _ := json.Marshal(map[string]string{"url": url})
+	return do(tb, http.MethodPost, base+"/api/shorten", "application/json", string(b))
+}
+
+// MustShorten creates a link and returns its code.
+func MustShorten(tb testing.TB, base, url string) string {
+	tb.Helper()
+	res := shorten(tb, base, url)
+	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
+		tb.Fatalf("shorten %s: %d %s", url, res.Status, res.Raw)
+	}
+	return res.Body["short_code"].(string)
+}
+
+func errorCode(r response) string {
+	e, _ := r.Body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func MustQueryInt(tb testing.TB, databaseURL, sql string, args ...any) int64 {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func MustRedisClient(tb testing.TB, r *testenv.Redis) *goredis.Client {
+	tb.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// eventually retries check until it passes or timeout ends.
+func eventually(tb testing.TB, timeout time.Duration, check func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

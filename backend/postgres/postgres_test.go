@@ -1,0 +1,93 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/backend/postgres"
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func MustOpen(tb testing.TB, url string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), url, 5*time.Second, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(db.Close)
+	return db
+}
+
+// Replicas starting at once apply each migration exactly once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	const replicas = 6
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := 0; i < replicas; i++ {
+		db := MustOpen(t, url)
+		wg.Add(1)
+		go func(i int) { defer wg.Done(); errs[i] = db.Migrate(context.Background()) }(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	db := MustOpen(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Errorf("migrating again: %v", err)
+	}
+	ids, err := db.NextIDs(context.Background(), 3)
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("NextIDs = %v, %v", ids, err)
+	}
+}
+
+func TestCreateLink(t *testing.T) {
+	db := MustOpen(t, testenv.SharedPostgres(t).NewDatabase(t))
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hash := backend.HashURL("https://example.com/")
+	t.Run("OK", func(t *testing.T) {
+		l, created, err := db.CreateLink(ctx, backend.Link{ID: 1, Code: "aaaaaaa", URL: "https://example.com/", URLHash: hash})
+		if err != nil || !created || l.Code != "aaaaaaa" {
+			t.Fatalf("CreateLink = %+v, %v, %v", l, created, err)
+		}
+	})
+	t.Run("SameURLReturnsExisting", func(t *testing.T) {
+		l, created, err := db.CreateLink(ctx, backend.Link{ID: 2, Code: "bbbbbbb", URL: "https://example.com/", URLHash: hash})
+		if err != nil || created || l.Code != "aaaaaaa" {
+			t.Fatalf("CreateLink = %+v, %v, %v", l, created, err)
+		}
+	})
+	t.Run("ErrCodeTaken", func(t *testing.T) {
+		_, _, err := db.CreateLink(ctx, backend.Link{ID: 3, Code: "aaaaaaa", URL: "https://example.org/", URLHash: backend.HashURL("https://example.org/")})
+		if got, want := backend.ErrorCode(err), backend.ECONFLICT; got != want {
+			t.Fatalf("error code = %q (%v), want %q", got, err, want)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := db.FindByCode(ctx, "zzzzzzz")
+		if got, want := backend.ErrorCode(err), backend.ENOTFOUND; got != want {
+			t.Fatalf("error code = %q, want %q", got, want)
+		}
+	})
+	t.Run("AddHits", func(t *testing.T) {
+		if err := db.AddHits(ctx, map[string]int64{"aaaaaaa": 3, "unknown": 5}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := db.FindByCode(ctx, "aaaaaaa")
+		if err != nil || l.AccessCount != 3 {
+			t.Fatalf("FindByCode = %+v, %v", l, err)
+		}
+	})
+}
