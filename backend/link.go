@@ -9,7 +9,7 @@ import (
 
 // Link is a short code and the URL it redirects to.
 type Link struct {
-	ID          int64  // sequence id the code was derived from
+	ID          int64 // sequence id the code was derived from
 	Code        string
 	URL         string // normalized target
 	URLHash     []byte // SHA-256 of URL, the dedup key

@@ -17,8 +17,8 @@ const DefaultMaxURLLength = 2048
 
 // URLPolicy decides which URLs may be shortened and normalizes them.
 type URLPolicy struct {
-	MaxLength  int      // bytes; DefaultMaxURLLength when zero
-	OwnHosts   []string // hostnames of the shortener itself: links there would loop
+	MaxLength int      // bytes; DefaultMaxURLLength when zero
+	OwnHosts  []string // hostnames of the shortener itself: links there would loop
 }
 
 // Normalize validates raw and returns its normalized form: lower-case scheme and

@@ -17,4 +17,3 @@ func main() {
 		os.Exit(1)
 	}
 }
-
