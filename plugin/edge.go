@@ -1,0 +1,174 @@
+package plugin
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kurzlink/kurz/link"
+)
+
+// maxPendingCodes bounds the hits kept while Redis is down; beyond it they are dropped and logged.
+const maxPendingCodes = 100000
+
+// edge is the state shared by every middleware instance with the same settings:
+// Traefik calls New on each configuration reload and never closes the old
+// instance, so connections, caches and goroutines live here, created once.
+type edge struct {
+	redis      *redisClient
+	hot        *hotCache
+	countHits  bool
+	flushEvery time.Duration
+
+	mu      sync.Mutex
+	pending map[string]int64
+	stats   edgeStats
+}
+
+// edgeStats are counters for tests and benchmarks.
+type edgeStats struct {
+	hotHits, redisHits, misses, errors, badValues, flushes, flushErrors, droppedHits int64
+}
+
+var (
+	registryMu sync.Mutex
+	edges      = map[string]*edge{}
+	clients    = map[string]*redisClient{}
+	logger     = log.New(os.Stderr, "kurz plugin: ", log.LstdFlags)
+)
+
+// sharedEdge returns the edge for these settings, creating it (and its background loop) once.
+func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration) *edge {
+	clientKey := fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s", o.addr, o.username, o.password, o.db, o.dialTimeout, o.readTimeout, o.cooldown)
+	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s", clientKey, size, ttl, hot, countHits, flushEvery)
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if e := edges[edgeKey]; e != nil {
+		return e
+	}
+	c := clients[clientKey]
+	if c == nil {
+		c = newRedisClient(o)
+		clients[clientKey] = c
+	}
+	if !hot {
+		size = 0
+	}
+	e := &edge{redis: c, hot: newHotCache(size, ttl), countHits: countHits, flushEvery: flushEvery, pending: map[string]int64{}}
+	edges[edgeKey] = e
+	go c.pipe() // connect now rather than on the first request
+	go e.loop(ttl)
+	return e
+}
+
+// lookup asks Redis for code; ok is false on a miss, an error or an unsafe value.
+func (e *edge) lookup(code string) (string, bool) {
+	target, found, err := e.redis.get(link.CodeKey(code))
+	if err != nil {
+		e.count(func(s *edgeStats) { s.errors++ })
+		return "", false
+	}
+	if !found {
+		e.count(func(s *edgeStats) { s.misses++ })
+		return "", false
+	}
+	if !link.IsSafeTarget(target) {
+		e.count(func(s *edgeStats) { s.badValues++ })
+		logger.Printf("refusing unsafe value of %s (%d bytes): passing to the backend", link.CodeKey(code), len(target))
+		return "", false
+	}
+	evicted, hits := e.hot.put(code, target)
+	e.mu.Lock()
+	e.stats.redisHits++
+	if e.countHits {
+		e.pending[code]++
+		if hits > 0 {
+			e.pending[evicted] += hits
+		}
+	}
+	e.mu.Unlock()
+	return target, true
+}
+
+func (e *edge) count(f func(*edgeStats)) {
+	e.mu.Lock()
+	f(&e.stats)
+	e.mu.Unlock()
+}
+
+// loop sweeps the hot cache and flushes hits until the process ends.
+func (e *edge) loop(ttl time.Duration) {
+	tick := ttl / 4
+	if tick > e.flushEvery || tick <= 0 {
+		tick = e.flushEvery
+	}
+	if tick < 10*time.Millisecond {
+		tick = 10 * time.Millisecond
+	}
+	lastFlush := time.Now()
+	for {
+		time.Sleep(tick)
+		now := time.Now()
+		swept := map[string]int64{}
+		e.hot.sweep(now, swept)
+		e.mu.Lock()
+		e.stats.hotHits += sum(swept)
+		if e.countHits {
+			for code, n := range swept {
+				e.pending[code] += n
+			}
+		}
+		e.mu.Unlock()
+		if now.Sub(lastFlush) >= e.flushEvery {
+			lastFlush = now
+			e.flush()
+		}
+	}
+}
+
+// flush adds the pending hits to the Redis hash the backend folds into Postgres.
+func (e *edge) flush() {
+	e.mu.Lock()
+	batch := e.pending
+	e.pending = map[string]int64{}
+	e.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	cmds := make([][]string, 0, len(batch))
+	for code, n := range batch {
+		cmds = append(cmds, []string{"HINCRBY", link.HitsKey, code, fmt.Sprint(n)})
+	}
+	err := e.redis.doAll(cmds)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stats.flushes++
+	if err == nil {
+		return
+	}
+	e.stats.flushErrors++
+	if len(e.pending)+len(batch) > maxPendingCodes {
+		e.stats.droppedHits += sum(batch)
+		logger.Printf("dropping %d hits: redis unavailable and %d codes pending", sum(batch), len(e.pending))
+		return
+	}
+	for code, n := range batch {
+		e.pending[code] += n
+	}
+}
+
+func (e *edge) snapshot() edgeStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

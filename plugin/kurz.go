@@ -1,0 +1,136 @@
+// Package plugin is the kurz Traefik middleware: it answers GET/HEAD /{code}
+// with a redirect from an in-process hot cache or Redis, and passes every
+// other request, a miss or any Redis trouble to the next handler (the backend).
+// Standard library only: Traefik runs it in the Yaegi interpreter.
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/kurzlink/kurz/link"
+)
+
+// Config is the middleware's configuration in Traefik's dynamic configuration.
+type Config struct {
+	RedisAddress    string `json:"redisAddress,omitempty"`  // host:port
+	RedisUsername   string `json:"redisUsername,omitempty"` // ACL user, with RedisPassword
+	RedisPassword   string `json:"redisPassword,omitempty"`
+	RedisDB         int    `json:"redisDB,omitempty"`
+	DialTimeout     string `json:"dialTimeout,omitempty"`  // e.g. "200ms"
+	ReadTimeout     string `json:"readTimeout,omitempty"`  // per reply
+	Cooldown        string `json:"cooldown,omitempty"`     // breaker open time after a failure
+	RedirectStatus  int    `json:"redirectStatus,omitempty"`
+	CacheControl    string `json:"cacheControl,omitempty"`
+	HotCacheSize    int    `json:"hotCacheSize,omitempty"` // entries
+	HotCacheTTL     string `json:"hotCacheTTL,omitempty"`
+	DisableHotCache bool   `json:"disableHotCache,omitempty"`
+	DisableHitCount bool   `json:"disableHitCount,omitempty"`
+	FlushInterval   string `json:"flushInterval,omitempty"` // how often counted hits go to Redis
+}
+
+// CreateConfig returns the defaults.
+func CreateConfig() *Config {
+	return &Config{
+		RedisAddress:   "127.0.0.1:6379",
+		DialTimeout:    "200ms",
+		ReadTimeout:    "100ms",
+		Cooldown:       "2s",
+		RedirectStatus: http.StatusMovedPermanently,
+		CacheControl:   "private, max-age=90",
+		HotCacheSize:   10000,
+		HotCacheTTL:    "5s",
+		FlushInterval:  "1s",
+	}
+}
+
+// Kurz is one instance of the middleware.
+type Kurz struct {
+	next         http.Handler
+	name         string
+	edge         *edge
+	status       int
+	cacheControl []string
+}
+
+// New validates config and returns the middleware; shared state comes from the package registry.
+func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
+	if config == nil {
+		return nil, fmt.Errorf("kurz: no configuration")
+	}
+	if config.RedisAddress == "" {
+		return nil, fmt.Errorf("kurz: redisAddress must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(config.RedisAddress); err != nil {
+		return nil, fmt.Errorf("kurz: redisAddress %q must be host:port: %v", config.RedisAddress, err)
+	}
+	switch config.RedirectStatus {
+	case 301, 302, 307, 308:
+	default:
+		return nil, fmt.Errorf("kurz: redirectStatus must be 301, 302, 307 or 308, not %d", config.RedirectStatus)
+	}
+	if config.HotCacheSize <= 0 {
+		return nil, fmt.Errorf("kurz: hotCacheSize must be positive, not %d (use disableHotCache to turn it off)", config.HotCacheSize)
+	}
+	if config.RedisDB < 0 {
+		return nil, fmt.Errorf("kurz: redisDB must not be negative")
+	}
+	durations := []struct {
+		name, value string
+		out         *time.Duration
+	}{
+		{"dialTimeout", config.DialTimeout, new(time.Duration)},
+		{"readTimeout", config.ReadTimeout, new(time.Duration)},
+		{"cooldown", config.Cooldown, new(time.Duration)},
+		{"hotCacheTTL", config.HotCacheTTL, new(time.Duration)},
+		{"flushInterval", config.FlushInterval, new(time.Duration)},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("kurz: %s must be a positive duration such as 500ms, not %q", d.name, d.value)
+		}
+		*d.out = v
+	}
+	opts := redisOptions{
+		addr: config.RedisAddress, username: config.RedisUsername, password: config.RedisPassword, db: config.RedisDB,
+		dialTimeout: *durations[0].out, readTimeout: *durations[1].out, cooldown: *durations[2].out,
+	}
+	e := sharedEdge(opts, config.HotCacheSize, *durations[3].out, !config.DisableHotCache, !config.DisableHitCount, *durations[4].out)
+	k := &Kurz{next: next, name: name, edge: e, status: config.RedirectStatus}
+	if config.CacheControl != "" {
+		k.cacheControl = []string{config.CacheControl}
+	}
+	return k, nil
+}
+
+func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	path := req.URL.Path
+	if len(path) == 1+link.CodeLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		code := path[1:]
+		// Only validated codes enter the hot cache, so a hit needs no shape check.
+		if target, ok := k.edge.hot.hit(code); ok {
+			k.redirect(rw, target)
+			return
+		}
+		if link.IsCode(code) {
+			if target, ok := k.edge.lookup(code); ok {
+				k.redirect(rw, target)
+				return
+			}
+		}
+	}
+	k.next.ServeHTTP(rw, req)
+}
+
+func (k *Kurz) redirect(rw http.ResponseWriter, target string) {
+	h := rw.Header()
+	h.Set("Location", target)
+	if k.cacheControl != nil {
+		h["Cache-Control"] = k.cacheControl
+	}
+	rw.WriteHeader(k.status)
+}

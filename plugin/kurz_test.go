@@ -1,0 +1,326 @@
+package plugin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// nextHandler records that the request was passed on.
+type nextHandler struct {
+	mu     sync.Mutex
+	called int
+}
+
+func (n *nextHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	n.mu.Lock()
+	n.called++
+	n.mu.Unlock()
+	rw.WriteHeader(http.StatusTeapot)
+}
+
+func mustNew(tb testing.TB, cfg *Config) (http.Handler, *nextHandler) {
+	tb.Helper()
+	next := &nextHandler{}
+	h, err := New(context.Background(), next, cfg, "kurz-test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, next
+}
+
+// mustNewConnected is mustNew that also waits for the Redis connection New opens in the background.
+func mustNewConnected(tb testing.TB, cfg *Config) (http.Handler, *nextHandler) {
+	tb.Helper()
+	h, next := mustNew(tb, cfg)
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.(*Kurz).edge.redis.connected() {
+		if time.Now().After(deadline) {
+			tb.Fatal("no connection to Redis")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return h, next
+}
+
+func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec
+}
+
+// testConfig returns defaults for addr; ttl makes the settings (and so the shared edge) unique.
+func testConfig(addr, ttl string) *Config {
+	cfg := CreateConfig()
+	cfg.RedisAddress = addr
+	cfg.HotCacheTTL = ttl
+	cfg.FlushInterval = "50ms"
+	cfg.Cooldown = "300ms"
+	return cfg
+}
+
+func TestNew(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"OK", func(*Config) {}, ""},
+		{"ErrEmptyAddress", func(c *Config) { c.RedisAddress = "" }, "redisAddress must not be empty"},
+		{"ErrAddressWithoutPort", func(c *Config) { c.RedisAddress = "localhost" }, "must be host:port"},
+		{"ErrStatus", func(c *Config) { c.RedirectStatus = 200 }, "redirectStatus"},
+		{"ErrHotCacheSize", func(c *Config) { c.HotCacheSize = 0 }, "hotCacheSize must be positive"},
+		{"ErrNegativeSize", func(c *Config) { c.HotCacheSize = -5 }, "hotCacheSize must be positive"},
+		{"ErrTTL", func(c *Config) { c.HotCacheTTL = "soon" }, "hotCacheTTL"},
+		{"ErrZeroTimeout", func(c *Config) { c.ReadTimeout = "0s" }, "readTimeout"},
+		{"ErrNegativeDB", func(c *Config) { c.RedisDB = -1 }, "redisDB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := CreateConfig()
+			tc.modify(cfg)
+			_, err := New(context.Background(), &nextHandler{}, cfg, "x")
+			if tc.want == "" && err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("New error = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("SharedAcrossReloads", func(t *testing.T) {
+		a, _ := mustNew(t, testConfig("127.0.0.1:1", "7s"))
+		b, _ := mustNew(t, testConfig("127.0.0.1:1", "7s"))
+		if a.(*Kurz).edge != b.(*Kurz).edge {
+			t.Error("two New calls with the same settings made two edges (connections would leak on reload)")
+		}
+	})
+}
+
+func TestServeHTTP(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tHit001", "https://example.com/target?x=1")
+	h, next := mustNewConnected(t, testConfig(r.addr, "11s"))
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		location           string
+	}{
+		{"OK", "GET", "/tHit001", 301, "https://example.com/target?x=1"},
+		{"OKAgainFromHotCache", "GET", "/tHit001", 301, "https://example.com/target?x=1"},
+		{"OKHead", "HEAD", "/tHit001", 301, "https://example.com/target?x=1"},
+		{"OKWithQuery", "GET", "/tHit001?utm=x", 301, "https://example.com/target?x=1"},
+		{"Miss", "GET", "/tMiss01", http.StatusTeapot, ""},
+		{"BadShape", "GET", "/tHit00!", http.StatusTeapot, ""},
+		{"TooLong", "GET", "/tHit0011", http.StatusTeapot, ""},
+		{"OtherPath", "GET", "/api/shorten", http.StatusTeapot, ""},
+		{"Post", "POST", "/tHit001", http.StatusTeapot, ""},
+		{"Delete", "DELETE", "/tHit001", http.StatusTeapot, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(h, tc.method, tc.path)
+			if got, want := rec.Code, tc.status; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			if got, want := rec.Header().Get("Location"), tc.location; got != want {
+				t.Errorf("Location = %q, want %q", got, want)
+			}
+			if tc.status == 301 && rec.Header().Get("Cache-Control") == "" {
+				t.Error("no Cache-Control")
+			}
+		})
+	}
+	if got, want := next.called, 6; got != want {
+		t.Errorf("next called %d times, want %d", got, want)
+	}
+	t.Run("ConfiguredStatus", func(t *testing.T) {
+		cfg := testConfig(r.addr, "12s")
+		cfg.RedirectStatus = http.StatusTemporaryRedirect
+		h, _ := mustNewConnected(t, cfg)
+		if got := serve(h, "GET", "/tHit001").Code; got != http.StatusTemporaryRedirect {
+			t.Errorf("status = %d, want 307", got)
+		}
+	})
+}
+
+func TestBadValueFallsThrough(t *testing.T) {
+	r := mustStartRedis(t)
+	for code, value := range map[string]string{
+		"tBad001": "javascript:alert(1)",
+		"tBad002": "https://example.com/\r\nSet-Cookie: x=y",
+		"tBad003": "//evil.example/",
+		"tBad004": "",
+	} {
+		mustDo(t, r.addr, "SET", "code:"+code, value)
+	}
+	h, next := mustNewConnected(t, testConfig(r.addr, "13s"))
+	for _, code := range []string{"tBad001", "tBad002", "tBad003", "tBad004"} {
+		if rec := serve(h, "GET", "/"+code); rec.Code != http.StatusTeapot {
+			t.Errorf("%s: status = %d, Location %q; want it passed on", code, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if next.called != 4 {
+		t.Errorf("next called %d times, want 4", next.called)
+	}
+	if got := h.(*Kurz).edge.snapshot().badValues; got != 4 {
+		t.Errorf("badValues = %d, want 4", got)
+	}
+}
+
+func TestHotCacheExpiry(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tExp001", "https://example.com/expiring")
+	h, _ := mustNewConnected(t, testConfig(r.addr, "100ms"))
+	if got := serve(h, "GET", "/tExp001").Code; got != 301 {
+		t.Fatalf("first = %d", got)
+	}
+	mustDo(t, r.addr, "DEL", "code:tExp001")
+	if got := serve(h, "GET", "/tExp001").Code; got != 301 {
+		t.Fatalf("from hot cache = %d, want 301", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for serve(h, "GET", "/tExp001").Code == 301 {
+		if time.Now().After(deadline) {
+			t.Fatal("hot cache entry never expired")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestHotCacheBounded(t *testing.T) {
+	c := newHotCache(3, time.Minute)
+	for _, code := range []string{"aaaaaaa", "bbbbbbb", "ccccccc"} {
+		c.put(code, "https://example.com/"+code)
+	}
+	c.hit("aaaaaaa")
+	c.hit("bbbbbbb")
+	c.hit("ccccccc")
+	evicted, hits := c.put("ddddddd", "https://example.com/d")
+	if c.len() != 3 || evicted == "" || hits != 1 {
+		t.Errorf("len = %d, evicted %q with %d hits; want 3, one entry with 1 hit", c.len(), evicted, hits)
+	}
+}
+
+func TestCountsHits(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tCnt001", "https://example.com/counted")
+	h, _ := mustNewConnected(t, testConfig(r.addr, "14s"))
+	for i := 0; i < 5; i++ { // one from Redis, four from the hot cache
+		if got := serve(h, "GET", "/tCnt001").Code; got != 301 {
+			t.Fatalf("status = %d", got)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cl := mustDo(t, r.addr, "HGET", "hits", "tCnt001")
+		if cl.val == "5" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hits field = %q, want 5", cl.val)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tDown01", "https://example.com/down")
+	cfg := testConfig(r.addr, "15s")
+	cfg.DisableHotCache = true
+	h, next := mustNewConnected(t, cfg)
+	e := h.(*Kurz).edge
+	if got := serve(h, "GET", "/tDown01").Code; got != 301 {
+		t.Fatalf("before outage = %d", got)
+	}
+	r.stop()
+
+	t.Run("FallsThrough", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			if got := serve(h, "GET", "/tDown01").Code; got != http.StatusTeapot {
+				t.Fatalf("status = %d, want it passed on", got)
+			}
+		}
+		if next.called != 20 {
+			t.Errorf("next called %d times, want 20", next.called)
+		}
+	})
+	t.Run("BreakerOpens", func(t *testing.T) {
+		e.redis.mu.Lock()
+		failures := e.redis.failures
+		e.redis.mu.Unlock()
+		if failures < 1 || failures > 2 {
+			t.Errorf("connection attempts failed %d times for 20 requests, want 1 or 2 (the breaker stops them)", failures)
+		}
+	})
+	t.Run("Recovers", func(t *testing.T) {
+		r.start(t)
+		mustDo(t, r.addr, "SET", "code:tDown01", "https://example.com/down") // it keeps no data
+		deadline := time.Now().Add(5 * time.Second)
+		for serve(h, "GET", "/tDown01").Code != 301 {
+			if time.Now().After(deadline) {
+				t.Fatal("never recovered after Redis came back")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func TestAuthAndSelect(t *testing.T) {
+	r := mustStartRedis(t, "--requirepass", "s3cret")
+	c := newRedisClient(redisOptions{addr: r.addr, password: "s3cret", db: 2, dialTimeout: time.Second, readTimeout: time.Second, cooldown: time.Millisecond})
+	if _, err := c.do("SET", "code:tAuth01", "https://example.com/auth"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(r.addr, "16s")
+	cfg.RedisPassword = "s3cret"
+	cfg.RedisDB = 2
+	h, _ := mustNewConnected(t, cfg)
+	if got := serve(h, "GET", "/tAuth01").Code; got != 301 {
+		t.Errorf("with AUTH and SELECT = %d, want 301", got)
+	}
+	cfg = testConfig(r.addr, "17s")
+	cfg.RedisPassword = "wrong"
+	h, _ = mustNew(t, cfg)
+	if got := serve(h, "GET", "/tAuth01").Code; got != http.StatusTeapot {
+		t.Errorf("with a wrong password = %d, want it passed on", got)
+	}
+}
+
+// Many concurrent lookups share one pipelined connection and each gets its own reply.
+func TestConcurrentLookups(t *testing.T) {
+	r := mustStartRedis(t)
+	const n = 200
+	for i := 0; i < n; i++ {
+		mustDo(t, r.addr, "SET", "code:"+concCode(i), "https://example.com/"+strconv.Itoa(i))
+	}
+	cfg := testConfig(r.addr, "18s")
+	cfg.DisableHotCache = true
+	h, _ := mustNewConnected(t, cfg)
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rec := serve(h, "GET", "/"+concCode(i))
+			if got, want := rec.Header().Get("Location"), "https://example.com/"+strconv.Itoa(i); got != want {
+				errs <- got + " != " + want
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func concCode(i int) string {
+	s := strconv.Itoa(i)
+	return "tCc" + strings.Repeat("0", 4-len(s)) + s
+}

@@ -1,0 +1,137 @@
+package plugin
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// errBreakerOpen answers lookups at once while Redis is considered down.
+var errBreakerOpen = errors.New("kurz: redis unavailable, cooling down")
+
+type redisOptions struct {
+	addr        string
+	username    string
+	password    string
+	db          int
+	dialTimeout time.Duration
+	readTimeout time.Duration
+	cooldown    time.Duration
+}
+
+// redisClient holds one pipelined connection and a circuit breaker: after a
+// failure, lookups fail at once for the cooldown, then one dial is tried.
+type redisClient struct {
+	opts redisOptions
+
+	mu        sync.Mutex
+	p         *pipe
+	dialing   bool
+	openUntil time.Time
+	failures  int64
+}
+
+func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
+
+// pipe returns a healthy connection, or an error without waiting when the
+// breaker is open or another caller is dialing.
+func (c *redisClient) pipe() (*pipe, error) {
+	c.mu.Lock()
+	p := c.p
+	if p != nil && !p.broken() {
+		c.mu.Unlock()
+		return p, nil
+	}
+	if c.dialing || time.Now().Before(c.openUntil) {
+		c.mu.Unlock()
+		return nil, errBreakerOpen
+	}
+	c.dialing = true
+	c.mu.Unlock()
+
+	np, err := dialPipe(c.opts)
+	c.mu.Lock()
+	c.dialing = false
+	if err != nil {
+		c.tripLocked()
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.p = np
+	c.mu.Unlock()
+	return np, nil
+}
+
+// connected reports whether a healthy connection is open.
+func (c *redisClient) connected() bool {
+	c.mu.Lock()
+	p := c.p
+	c.mu.Unlock()
+	return p != nil && !p.broken()
+}
+
+func (c *redisClient) tripLocked() {
+	c.openUntil = time.Now().Add(c.opts.cooldown)
+	c.failures++
+}
+
+// trip opens the breaker after a failed command.
+func (c *redisClient) trip(p *pipe) {
+	p.close()
+	c.mu.Lock()
+	c.tripLocked()
+	c.mu.Unlock()
+}
+
+// do sends one command and waits for its reply.
+func (c *redisClient) do(args ...string) (*call, error) {
+	p, err := c.pipe()
+	if err != nil {
+		return nil, err
+	}
+	cl := &call{done: make(chan struct{})}
+	p.send(cl, args...)
+	<-cl.done
+	if cl.err != nil && !isReplyError(cl.err) {
+		c.trip(p)
+	}
+	return cl, cl.err
+}
+
+// doAll sends commands in one batch and waits for every reply.
+func (c *redisClient) doAll(cmds [][]string) error {
+	p, err := c.pipe()
+	if err != nil {
+		return err
+	}
+	calls := make([]*call, len(cmds))
+	for i, args := range cmds {
+		calls[i] = &call{done: make(chan struct{})}
+		p.send(calls[i], args...)
+	}
+	var first error
+	for _, cl := range calls {
+		<-cl.done
+		if cl.err != nil && first == nil {
+			first = cl.err
+		}
+	}
+	if first != nil && !isReplyError(first) {
+		c.trip(p)
+	}
+	return first
+}
+
+// get returns the string at key; ok is false for a missing key.
+func (c *redisClient) get(key string) (string, bool, error) {
+	cl, err := c.do("GET", key)
+	if err != nil {
+		return "", false, err
+	}
+	return cl.val, !cl.isNil, nil
+}
+
+func isReplyError(err error) bool {
+	_, ok := err.(*replyError)
+	return ok
+}
