@@ -20,9 +20,9 @@ type Config struct {
 	RedisUsername   string `json:"redisUsername,omitempty"` // ACL user, with RedisPassword
 	RedisPassword   string `json:"redisPassword,omitempty"`
 	RedisDB         int    `json:"redisDB,omitempty"`
-	DialTimeout     string `json:"dialTimeout,omitempty"`  // e.g. "200ms"
-	ReadTimeout     string `json:"readTimeout,omitempty"`  // per reply
-	Cooldown        string `json:"cooldown,omitempty"`     // breaker open time after a failure
+	DialTimeout     string `json:"dialTimeout,omitempty"` // e.g. "200ms"
+	ReadTimeout     string `json:"readTimeout,omitempty"` // per reply
+	Cooldown        string `json:"cooldown,omitempty"`    // breaker open time after a failure
 	RedirectStatus  int    `json:"redirectStatus,omitempty"`
 	CacheControl    string `json:"cacheControl,omitempty"`
 	HotCacheSize    int    `json:"hotCacheSize,omitempty"` // entries

@@ -15,11 +15,11 @@ var errClosed = errors.New("kurz: redis connection closed")
 
 // call is one command in flight; done is closed when its reply arrived.
 type call struct {
-	val  string
+	val   string
 	isNil bool
-	n    int64
-	err  error
-	done chan struct{}
+	n     int64
+	err   error
+	done  chan struct{}
 }
 
 // pipe is one Redis connection, pipelined: callers append commands to a shared
