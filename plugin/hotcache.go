@@ -7,7 +7,7 @@ import (
 
 // entry is a cached target and the hits it served since the last flush.
 type entry struct {
-	target  string
+	location []string // the Location header value, shared by every hit
 	expires int64 // unix nanoseconds
 	hits    int64
 }
@@ -26,17 +26,17 @@ func newHotCache(size int, ttl time.Duration) *hotCache {
 	return &hotCache{entries: make(map[string]*entry, size), size: size, ttl: ttl}
 }
 
-// hit returns the target of code and counts the hit.
-func (h *hotCache) hit(code string) (string, bool) {
+// hit returns the Location header value of code and counts the hit.
+func (h *hotCache) hit(code string) ([]string, bool) {
 	h.mu.Lock()
 	e := h.entries[code]
 	if e == nil {
 		h.mu.Unlock()
-		return "", false
+		return nil, false
 	}
 	e.hits++
 	h.mu.Unlock()
-	return e.target, true
+	return e.location, true
 }
 
 // put caches target; when full, one arbitrary entry makes room and its
@@ -49,7 +49,7 @@ func (h *hotCache) put(code, target string) (evictedCode string, evictedHits int
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if e := h.entries[code]; e != nil {
-		e.target = target
+		e.location = []string{target}
 		e.expires = expires
 		return "", 0
 	}
@@ -61,7 +61,7 @@ func (h *hotCache) put(code, target string) (evictedCode string, evictedHits int
 			break
 		}
 	}
-	h.entries[code] = &entry{target: target, expires: expires}
+	h.entries[code] = &entry{location: []string{target}, expires: expires}
 	return evictedCode, evictedHits
 }
 

@@ -112,13 +112,13 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	if len(path) == 1+link.CodeLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		code := path[1:]
 		// Only validated codes enter the hot cache, so a hit needs no shape check.
-		if target, ok := k.edge.hot.hit(code); ok {
-			k.redirect(rw, target)
+		if location, ok := k.edge.hot.hit(code); ok {
+			k.redirect(rw, location)
 			return
 		}
 		if link.IsCode(code) {
 			if target, ok := k.edge.lookup(code); ok {
-				k.redirect(rw, target)
+				k.redirect(rw, []string{target})
 				return
 			}
 		}
@@ -126,9 +126,9 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	k.next.ServeHTTP(rw, req)
 }
 
-func (k *Kurz) redirect(rw http.ResponseWriter, target string) {
+func (k *Kurz) redirect(rw http.ResponseWriter, location []string) {
 	h := rw.Header()
-	h.Set("Location", target)
+	h["Location"] = location
 	if k.cacheControl != nil {
 		h["Cache-Control"] = k.cacheControl
 	}
