@@ -1,19 +1,14 @@
-// Package testenv starts real servers (redis-server, PostgreSQL, Traefik) as
-// processes on free loopback ports for tests, and stops them afterwards.
-// A missing binary skips the test on a laptop and fails it when CI=true.
+// Package testenv gives tests real servers (redis-server, PostgreSQL, and the
+// whole stack behind Traefik) on free loopback ports, and stops them afterwards.
+// A missing server skips the test on a laptop and fails it when CI=true.
 package testenv
 
 import (
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/kurzlink/kurz/internal/stack"
 )
 
 var (
@@ -38,7 +33,7 @@ func atExit(f func()) {
 	mu.Unlock()
 }
 
-// Need skips tb when a server binary is missing, or fails it when CI=true.
+// Need skips tb when a server is missing, or fails it when CI=true.
 func Need(tb testing.TB, what string, err error) {
 	tb.Helper()
 	if err == nil {
@@ -53,117 +48,23 @@ func Need(tb testing.TB, what string, err error) {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := stack.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// WaitTCP waits until addr accepts connections.
-func WaitTCP(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting connections after %s: %w", addr, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Process is a started server process.
-type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	Log  string // file with its output
-}
-
-// Start runs name with args, its output in logFile; it dies with the test binary.
-func Start(name string, args []string, logFile string, cred *syscall.Credential, env ...string) (*Process, error) {
-	out, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: cred}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, err
-	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logFile}
-	go func() { cmd.Wait(); out.Close(); close(p.done) }()
-	return p, nil
-}
-
-// Stop sends sig and waits up to 10 s before killing the process group.
-func (p *Process) Stop(sig syscall.Signal) {
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// Exited reports whether the process has ended.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Tail returns the end of the process log, for failure messages.
-func (p *Process) Tail() string {
-	b, _ := os.ReadFile(p.Log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	return p
 }
 
 // TempDir returns a directory that lives until the shared servers stop.
-func TempDir(prefix string) (string, error) {
+func TempDir(tb testing.TB, prefix string) string {
+	tb.Helper()
 	dir, err := os.MkdirTemp("", "kurz-"+prefix+"-")
 	if err != nil {
-		return "", err
+		tb.Fatal(err)
 	}
 	atExit(func() { os.RemoveAll(dir) })
-	return dir, nil
+	return dir
 }
 
-func lookPath(env, name string, globs ...string) (string, error) {
-	if v := os.Getenv(env); v != "" {
-		return v, nil
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, g := range globs {
-		if m, _ := filepath.Glob(g); len(m) > 0 {
-			return m[len(m)-1], nil
-		}
-	}
-	return "", fmt.Errorf("%s not found (set %s or install it)", name, env)
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
+// WaitTCP is stack.WaitTCP, for tests.
+var WaitTCP = stack.WaitTCP

@@ -81,7 +81,7 @@ func get(h http.Handler, method, path string) *httptest.ResponseRecorder {
 
 func TestLoadsLikeTraefik(t *testing.T) {
 	rd := testenv.SharedRedis(t)
-	rc := goredis.NewClient(&goredis.Options{Addr: rd.Addr})
+	rc := goredis.NewClient(&goredis.Options{Addr: rd.Addr()})
 	defer rc.Close()
 	ctx := context.Background()
 	rc.Set(ctx, "code:yHit001", "https://example.com/yaegi", 0)
@@ -99,7 +99,7 @@ func TestLoadsLikeTraefik(t *testing.T) {
 		}
 	})
 
-	h := MustLoadPlugin(t, map[string]any{"RedisAddress": rd.Addr, "HotCacheTTL": "200ms", "FlushInterval": "50ms"}, passedOn)
+	h := MustLoadPlugin(t, map[string]any{"RedisAddress": rd.Addr(), "HotCacheTTL": "200ms", "FlushInterval": "50ms"}, passedOn)
 	rc.Set(ctx, "code:yWarm01", "https://example.com/warm", 0)
 	for deadline := time.Now().Add(5 * time.Second); get(h, "GET", "/yWarm01").Code != 301; { // New connects in the background
 		if time.Now().After(deadline) {
@@ -174,7 +174,7 @@ func TestLoadsLikeTraefik(t *testing.T) {
 
 	t.Run("RedisDown", func(t *testing.T) {
 		own := testenv.NewRedis(t)
-		h := MustLoadPlugin(t, map[string]any{"RedisAddress": own.Addr, "DisableHotCache": true, "Cooldown": "200ms"}, passedOn)
+		h := MustLoadPlugin(t, map[string]any{"RedisAddress": own.Addr(), "DisableHotCache": true, "Cooldown": "200ms"}, passedOn)
 		own.Stop()
 		for n := 0; n < 50; n++ {
 			if got := get(h, "GET", "/yHit001").Code; got != 418 {

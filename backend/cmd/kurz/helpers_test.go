@@ -156,7 +156,7 @@ func MustQueryInt(tb testing.TB, databaseURL, sql string, args ...any) int64 {
 
 func MustRedisClient(tb testing.TB, r *testenv.Redis) *goredis.Client {
 	tb.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
 	tb.Cleanup(func() { c.Close() })
 	return c
 }

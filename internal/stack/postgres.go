@@ -1,0 +1,121 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a PostgreSQL server on a loopback port, its data in Dir/data.
+type Postgres struct {
+	Port    int
+	Dir     string
+	Durable bool // fsync on; tests turn it off for speed
+	bin     string
+	cred    *syscall.Credential
+	proc    *Process
+}
+
+// URL is the URL of database name as the superuser postgres (trust auth on loopback).
+func (p *Postgres) URL(name string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, name)
+}
+
+// Start initializes the data directory when new, starts the server and waits for it.
+func (p *Postgres) Start() error {
+	if p.bin == "" {
+		bin, err := LookPath("PG_BIN", "", "/usr/lib/postgresql/*/bin")
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
+			return fmt.Errorf("initdb not found in %s", bin)
+		}
+		p.bin = bin
+		if err := p.prepare(); err != nil {
+			return err
+		}
+	}
+	args := []string{"-D", filepath.Join(p.Dir, "data"), "-p", strconv.Itoa(p.Port), "-k", p.Dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}
+	if !p.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	}
+	proc, err := StartProcess(filepath.Join(p.bin, "postgres"), args, filepath.Join(p.Dir, "postgres.log"), ProcessOptions{Cred: p.cred})
+	if err != nil {
+		return err
+	}
+	p.proc = proc
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, p.URL("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			cancel()
+			return nil
+		}
+		cancel()
+		if time.Now().After(deadline) || proc.Exited() {
+			return fmt.Errorf("postgres did not start: %v\n%s", err, proc.Tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// prepare runs initdb once; as root, the data belongs to the postgres user.
+func (p *Postgres) prepare() error {
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return fmt.Errorf("PostgreSQL refuses to run as root and there is no postgres user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(p.Dir, uid, gid); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.Dir, "data", "PG_VERSION")); err == nil {
+		return nil
+	}
+	initdb := exec.Command(filepath.Join(p.bin, "initdb"), "-D", filepath.Join(p.Dir, "data"),
+		"-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale", "C")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// CreateDatabase creates database name unless it exists.
+func (p *Postgres) CreateDatabase(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil || exists {
+		return err
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+// Stop shuts the server down fast (SIGINT); Start brings it back with its data.
+func (p *Postgres) Stop() { p.proc.Stop(syscall.SIGINT) }

@@ -1,0 +1,140 @@
+// Package stack starts kurz's parts as local processes — Redis, PostgreSQL,
+// backend replicas and Traefik with the edge plugin — for `make run`, the
+// end-to-end tests and the benchmarks. No Docker engine needed.
+package stack
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WaitTCP waits until addr accepts connections.
+func WaitTCP(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not accepting connections after %s: %w", addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Process is a started server process.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	Log  string // file with its output
+}
+
+// ProcessOptions are the less common settings of StartProcess.
+type ProcessOptions struct {
+	Dir  string              // working directory
+	Env  []string            // added to the environment
+	Cred *syscall.Credential // run as this user (PostgreSQL refuses root)
+}
+
+// StartProcess runs name with args, output appended to logFile; it dies with its parent.
+func StartProcess(name string, args []string, logFile string, o ProcessOptions) (*Process, error) {
+	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+		return nil, err
+	}
+	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = o.Dir
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: o.Cred}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, err
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logFile}
+	go func() { cmd.Wait(); out.Close(); close(p.done) }()
+	return p, nil
+}
+
+// Stop sends sig and waits up to 10 s before killing the process group.
+func (p *Process) Stop(sig syscall.Signal) {
+	if p == nil || p.Exited() {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// Kill ends the process at once, as a crash would.
+func (p *Process) Kill() {
+	if p == nil || p.Exited() {
+		return
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Tail returns the end of the process log, for error messages.
+func (p *Process) Tail() string {
+	b, _ := os.ReadFile(p.Log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// LookPath finds a server binary: $env, then PATH, then the glob patterns.
+func LookPath(env, name string, globs ...string) (string, error) {
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	if name != "" {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	for _, g := range globs {
+		if m, _ := filepath.Glob(g); len(m) > 0 {
+			return m[len(m)-1], nil
+		}
+	}
+	return "", fmt.Errorf("%s not found (install it, or set %s)", name, env)
+}

@@ -1,0 +1,54 @@
+package stack
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Redis is a redis-server on a loopback port with its files in Dir.
+type Redis struct {
+	Port      int
+	Dir       string
+	Persist   bool   // append-only file, for `make run`
+	MaxMemory string // e.g. "256mb"; evicts allkeys-lru beyond it
+	proc      *Process
+}
+
+// Addr is host:port of the server.
+func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
+
+// URL is the redis:// URL of database 0.
+func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
+
+// Start starts the server and waits until it accepts connections.
+func (r *Redis) Start() error {
+	bin, err := LookPath("REDIS_SERVER", "redis-server", "/usr/bin/redis-server")
+	if err != nil {
+		return err
+	}
+	maxmem := r.MaxMemory
+	if maxmem == "" {
+		maxmem = "256mb"
+	}
+	aof := "no"
+	if r.Persist {
+		aof = "yes"
+	}
+	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof,
+		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "allkeys-lru"}
+	p, err := StartProcess(bin, args, filepath.Join(r.Dir, "redis.log"), ProcessOptions{})
+	if err != nil {
+		return err
+	}
+	r.proc = p
+	if err := WaitTCP(r.Addr(), 10*time.Second); err != nil {
+		return fmt.Errorf("%w\n%s", err, p.Tail())
+	}
+	return nil
+}
+
+// Stop stops the server; Start brings it back on the same port.
+func (r *Redis) Stop() { r.proc.Stop(syscall.SIGTERM) }
