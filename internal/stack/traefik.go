@@ -1,0 +1,106 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// Traefik runs the pinned Traefik with kurz's configuration and the edge
+// plugin as a local plugin (Dir/plugins-local/src/<module> → the repository).
+type Traefik struct {
+	Bin         string
+	Root        string // repository root
+	Dir         string // working directory: config, plugins-local, logs
+	Bind        string // address of the web entrypoint, 127.0.0.1 by default
+	HTTPPort    int
+	APIPort     int
+	BackendURLs []string
+	ExtraFiles  []string // more dynamic configuration files (benchmarks)
+	Env         []string // KURZ_* settings the dynamic configuration reads
+	proc        *Process
+}
+
+// URL is the public entrypoint; APIURL the localhost-only API, ping and metrics.
+func (t *Traefik) URL() string    { return "http://127.0.0.1:" + strconv.Itoa(t.HTTPPort) }
+func (t *Traefik) APIURL() string { return "http://127.0.0.1:" + strconv.Itoa(t.APIPort) }
+
+// AccessLog is the file of Traefik's JSON access log.
+func (t *Traefik) AccessLog() string { return filepath.Join(t.Dir, "access.log") }
+
+// Start lays out the configuration, starts Traefik and waits for ping and the plugin.
+func (t *Traefik) Start() error {
+	if err := t.layout(); err != nil {
+		return err
+	}
+	env := append([]string{"KURZ_BACKEND_URLS=" + strings.Join(t.BackendURLs, ",")}, t.Env...)
+	args := []string{"--configFile=" + filepath.Join(t.Dir, "traefik.yml")}
+	p, err := StartProcess(t.Bin, args, filepath.Join(t.Dir, "traefik.log"), ProcessOptions{Dir: t.Dir, Env: env})
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	if err := WaitHTTP(t.APIURL()+"/ping", 60*time.Second, p); err != nil {
+		return fmt.Errorf("traefik: %w\n%s", err, p.Tail())
+	}
+	// Routers appear once the file provider and the plugin are loaded.
+	if err := WaitHTTP(t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
+		return fmt.Errorf("traefik did not load kurz's routers: %w\n%s", err, p.Tail())
+	}
+	return nil
+}
+
+func (t *Traefik) layout() error {
+	dyn := filepath.Join(t.Dir, "dynamic")
+	plugin := filepath.Join(t.Dir, "plugins-local", "src", "github.com", "kurzlink")
+	for _, d := range []string{dyn, plugin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	links := map[string]string{filepath.Join(plugin, "kurz"): t.Root}
+	files := append([]string{
+		filepath.Join(t.Root, "traefik", "dynamic", "kurz.yml"),
+		filepath.Join(t.Root, "traefik", "native", "backend.yml"),
+	}, t.ExtraFiles...)
+	for _, f := range files {
+		links[filepath.Join(dyn, filepath.Base(f))] = f
+	}
+	for link, target := range links {
+		os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			return err
+		}
+	}
+	tmpl, err := template.ParseFiles(filepath.Join(t.Root, "traefik", "native", "traefik.yml.tmpl"))
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(filepath.Join(t.Dir, "traefik.yml"))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	bind := t.Bind
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
+	return tmpl.Execute(out, map[string]any{
+		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
+		"AccessLog": t.AccessLog(), "DynamicDir": dyn,
+	})
+}
+
+// Stop stops Traefik.
+func (t *Traefik) Stop() { t.proc.Stop(syscall.SIGTERM) }
+
+// Pid is Traefik's process id.
+func (t *Traefik) Pid() int { return t.proc.Pid() }
+
+// Log returns the end of Traefik's own log.
+func (t *Traefik) Log() string { return t.proc.Tail() }
