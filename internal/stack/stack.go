@@ -39,33 +39,37 @@ type Stack struct {
 
 // Start brings up Redis, Postgres, the replicas and Traefik, in that order,
 // each healthy before the next; on error it stops what it started.
-func Start(cfg Config) (s *Stack, err error) {
-	s = &Stack{Config: cfg}
-	defer func() {
-		if err != nil {
-			s.Stop()
-		}
-	}()
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+func Start(cfg Config) (*Stack, error) {
+	s := &Stack{Config: cfg}
+	if err := s.start(); err != nil {
+		s.Stop()
 		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) start() error {
+	cfg := s.Config
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return err
 	}
 	s.Redis = &Redis{Port: cfg.RedisPort, Dir: filepath.Join(cfg.StateDir, "redis"), Persist: cfg.Durable}
 	s.Postgres = &Postgres{Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.Redis.Start(); err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return fmt.Errorf("redis: %w", err)
 	}
 	if err := s.Postgres.Start(); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
 	if err := s.Postgres.CreateDatabase("kurz"); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
 	secret, err := s.codeSecret()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	env := []string{
 		"DATABASE_URL=" + s.Postgres.URL("kurz"),
@@ -91,7 +95,7 @@ func Start(cfg Config) (s *Stack, err error) {
 	}
 	for _, b := range s.Backends { // concurrently would race only on migrations, which lock
 		if err := b.Start(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	s.Traefik = &Traefik{
@@ -100,10 +104,7 @@ func Start(cfg Config) (s *Stack, err error) {
 		ExtraFiles: cfg.ExtraTraefik,
 		Env:        settings,
 	}
-	if err := s.Traefik.Start(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s.Traefik.Start()
 }
 
 // codeSecret is the stack's KURZ_CODE_SECRET: from Env, else made once and kept in the state directory.

@@ -59,6 +59,9 @@ func FreePort(tb testing.TB) int {
 func TempDir(tb testing.TB, prefix string) string {
 	tb.Helper()
 	dir, err := os.MkdirTemp("", "kurz-"+prefix+"-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // PostgreSQL runs as its own user when we are root
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}

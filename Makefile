@@ -1,0 +1,36 @@
+# kurz: `make run` starts the whole stack locally, `make test` runs every test.
+SHELL := /bin/bash
+GO    ?= go
+
+.PHONY: run test test-go test-yaegi bench deps traefik build clean
+
+## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
+run: deps traefik build
+	./bin/kurz-stack
+
+## test: unit, integration, Yaegi and end-to-end tests against real servers and the pinned Traefik
+test: deps traefik test-go test-yaegi
+
+test-go:
+	KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -p 2 -timeout 20m ./...
+
+test-yaegi:
+	scripts/yaegi-test.sh
+
+## bench: the benchmark table (see README)
+bench: deps traefik build
+	$(GO) run ./cmd/kurz-bench
+
+deps:
+	scripts/install-deps.sh
+
+## traefik: build the pinned Traefik once into bin/ (~15 minutes cold)
+traefik:
+	scripts/build-traefik.sh >/dev/null
+
+build:
+	$(GO) build -o bin/kurz ./backend/cmd/kurz
+	$(GO) build -o bin/kurz-stack ./cmd/kurz-stack
+
+clean:
+	rm -rf .state bin/kurz bin/kurz-stack

@@ -1,0 +1,68 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/kurzlink/kurz/internal/stack"
+)
+
+var (
+	sharedStack     *stack.Stack
+	sharedStackErr  error
+	sharedStackOnce sync.Once
+)
+
+// Root is the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// SharedStack starts the whole system once per test binary — Redis, Postgres,
+// three backend replicas built from this checkout, and the pinned Traefik with
+// the edge plugin — on free ports. env adds KURZ_* settings (first call wins).
+func SharedStack(tb testing.TB, env map[string]string) *stack.Stack {
+	tb.Helper()
+	sharedStackOnce.Do(func() {
+		sharedStack, sharedStackErr = startStack(tb, env)
+		if sharedStack != nil {
+			atExit(sharedStack.Stop)
+		}
+	})
+	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", sharedStackErr)
+	return sharedStack
+}
+
+func startStack(tb testing.TB, env map[string]string) (*stack.Stack, error) {
+	root := Root()
+	traefik, err := stack.LookPath("KURZ_TRAEFIK_BIN", "", filepath.Join(root, "bin", "traefik"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: run make traefik", err)
+	}
+	if _, err := os.Stat(traefik); err != nil {
+		return nil, fmt.Errorf("%w: run make traefik", err)
+	}
+	dir := TempDir(tb, "stack")
+	backend := filepath.Join(dir, "kurz")
+	build := exec.Command("go", "build", "-o", backend, "./backend/cmd/kurz")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the backend: %v\n%s", err, out)
+	}
+	cfg := stack.Config{
+		Root: root, StateDir: dir, TraefikBin: traefik, BackendBin: backend,
+		HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
+		Env: env,
+	}
+	for i := 0; i < 3; i++ {
+		cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))
+		cfg.MetricsPorts = append(cfg.MetricsPorts, FreePort(tb))
+	}
+	return stack.Start(cfg)
+}

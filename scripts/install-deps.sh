@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kurz runs and tests against, when missing:
+# Redis and PostgreSQL servers, wrk (benchmarks), pgbench (in postgresql-contrib).
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
+command -v wrk >/dev/null || need+=(wrk)
+if [ "${KURZ_BROWSER_TESTS:-}" = 1 ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "kurz needs these Debian packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
