@@ -24,6 +24,12 @@ import (
 
 // run wires the backend and serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 1 && args[1] == "healthcheck" { // for container health checks: the image has no curl
+		return healthcheck(ctx, getenv)
+	}
+	if len(args) > 1 {
+		return fmt.Errorf("unknown command %q (run without arguments to serve, or \"healthcheck\")", args[1])
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -134,6 +140,30 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// healthcheck asks this container's own server for /health.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	addr := getenv("KURZ_LISTEN_ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/health", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s", res.Status)
+	}
+	return nil
 }
 
 func hostOf(rawURL string) string {

@@ -1,0 +1,157 @@
+package e2e_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+// MustLoadCompose parses the compose files as docker compose would, with .env.example as .env.
+func MustLoadCompose(tb testing.TB, files ...string) *types.Project {
+	tb.Helper()
+	root := testenv.Root()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(root, f))
+	}
+	opts, err := cli.NewProjectOptions(paths,
+		cli.WithWorkingDirectory(root),
+		cli.WithEnvFiles(filepath.Join(root, ".env.example")),
+		cli.WithDotEnv,
+		cli.WithName("kurz"),
+	)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		tb.Fatalf("loading %v: %v", files, err)
+	}
+	return p
+}
+
+func TestDockerCompose(t *testing.T) {
+	p := MustLoadCompose(t, "docker-compose.yml")
+	svc := func(name string) types.ServiceConfig {
+		s, err := p.GetService(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("Topology", func(t *testing.T) {
+		got := p.ServiceNames()
+		slices.Sort(got)
+		if want := []string{"backend", "postgres", "redis", "traefik"}; !slices.Equal(got, want) {
+			t.Errorf("services = %v, want %v", got, want)
+		}
+	})
+	t.Run("TraefikPinnedWithPluginAndDockerProvider", func(t *testing.T) {
+		tr := svc("traefik")
+		if tr.Image != "traefik:v3.6.12" {
+			t.Errorf("image = %q, want traefik:v3.6.12", tr.Image)
+		}
+		mounts := map[string]types.ServiceVolumeConfig{}
+		for _, v := range tr.Volumes {
+			mounts[v.Target] = v
+		}
+		for target, source := range map[string]string{
+			"/var/run/docker.sock": "/var/run/docker.sock",
+			"/etc/traefik/dynamic": "traefik/dynamic",
+			"/plugins-local/src/github.com/kurzlink/kurz/.traefik.yml": ".traefik.yml",
+			"/plugins-local/src/github.com/kurzlink/kurz/plugin":       "plugin",
+			"/plugins-local/src/github.com/kurzlink/kurz/link":         "link",
+		} {
+			m, ok := mounts[target]
+			if !ok || !strings.HasSuffix(m.Source, source) || !m.ReadOnly {
+				t.Errorf("mount %s = %+v, want read-only from %s", target, m, source)
+			}
+		}
+		if tr.WorkingDir != "/" {
+			t.Errorf("working_dir = %q, want / (plugins-local is relative)", tr.WorkingDir)
+		}
+		env := tr.Environment
+		for k, want := range map[string]string{
+			"TRAEFIK_PROVIDERS_DOCKER":                          "true",
+			"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT":         "false",
+			"TRAEFIK_EXPERIMENTAL_LOCALPLUGINS_KURZ_MODULENAME": "github.com/kurzlink/kurz",
+			"TRAEFIK_PROVIDERS_FILE_DIRECTORY":                  "/etc/traefik/dynamic",
+			"KURZ_BACKEND_SERVICE":                              "kurz-backend@docker",
+		} {
+			if v := env[k]; v == nil || *v != want {
+				t.Errorf("traefik env %s = %v, want %q", k, v, want)
+			}
+		}
+		for _, port := range tr.Ports {
+			if port.Target == 8080 && port.HostIP != "127.0.0.1" {
+				t.Errorf("API port published on %q, want 127.0.0.1 only", port.HostIP)
+			}
+		}
+	})
+	t.Run("BackendsFromLabelsWithHealthChecks", func(t *testing.T) {
+		b := svc("backend")
+		if b.Build == nil || b.Deploy == nil || b.Deploy.Replicas == nil || *b.Deploy.Replicas < 3 {
+			t.Errorf("backend must be built here and run ≥ 3 replicas: build %v deploy %+v", b.Build, b.Deploy)
+		}
+		if len(b.Ports) != 0 {
+			t.Errorf("backend publishes ports %v: it must be reached through Traefik only (and scale)", b.Ports)
+		}
+		for k, want := range map[string]string{
+			"traefik.enable": "true",
+			"traefik.http.services.kurz-backend.loadbalancer.server.port":          "8080",
+			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path":     "/health",
+			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.interval": "10s",
+			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.timeout":  "3s",
+		} {
+			if got := b.Labels[k]; got != want {
+				t.Errorf("label %s = %q, want %q", k, got, want)
+			}
+		}
+		for _, dep := range []string{"postgres", "redis"} {
+			if d, ok := b.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("backend must wait for %s to be healthy: %+v", dep, d)
+			}
+		}
+		if b.HealthCheck == nil || !slices.Contains(b.HealthCheck.Test, "healthcheck") {
+			t.Errorf("backend healthcheck = %+v", b.HealthCheck)
+		}
+	})
+	t.Run("RedisAsDesigned", func(t *testing.T) {
+		r := svc("redis")
+		cmd := strings.Join(r.Command, " ")
+		if !strings.HasPrefix(r.Image, "redis:7") || !strings.Contains(cmd, "--maxmemory 2gb") || !strings.Contains(cmd, "--maxmemory-policy allkeys-lru") {
+			t.Errorf("redis = %s %s", r.Image, cmd)
+		}
+		if r.HealthCheck == nil {
+			t.Error("redis has no healthcheck")
+		}
+	})
+	t.Run("PostgresWithVolumeAndHealthcheck", func(t *testing.T) {
+		pg := svc("postgres")
+		if pg.HealthCheck == nil || !slices.Contains(pg.HealthCheck.Test, "pg_isready") {
+			t.Errorf("postgres healthcheck = %+v", pg.HealthCheck)
+		}
+		if len(pg.Volumes) == 0 || pg.Volumes[0].Type != types.VolumeTypeVolume {
+			t.Errorf("postgres volumes = %+v, want a named volume", pg.Volumes)
+		}
+	})
+	t.Run("HTTPSOverride", func(t *testing.T) {
+		tr, err := MustLoadCompose(t, "docker-compose.yml", "docker-compose.https.yml").GetService("traefik")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := tr.Environment["TRAEFIK_CERTIFICATESRESOLVERS_LETSENCRYPT_ACME_EMAIL"]; v == nil || *v == "" {
+			t.Error("HTTPS override sets no ACME email")
+		}
+		if v := tr.Environment["TRAEFIK_PROVIDERS_DOCKER"]; v == nil {
+			t.Error("HTTPS override lost the base static configuration")
+		}
+	})
+}
