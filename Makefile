@@ -9,7 +9,7 @@ run: deps traefik build
 	./bin/kurz-stack
 
 ## test: unit, integration, Yaegi and end-to-end tests against real servers and the pinned Traefik
-test: deps traefik test-go test-yaegi
+test: deps traefik test-yaegi test-go
 
 test-go:
 	KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -p 2 -timeout 20m ./...
