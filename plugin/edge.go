@@ -20,16 +20,17 @@ type edge struct {
 	redis      *redisClient
 	hot        *hotCache
 	countHits  bool
+	tick       time.Duration
 	flushEvery time.Duration
 
 	mu      sync.Mutex
-	pending map[string]int64
+	pending map[string]int64 // hits waiting for Redis
 	stats   edgeStats
 }
 
-// edgeStats are counters for tests and benchmarks.
+// edgeStats count the rare events, for tests and logs; hits are not counted here.
 type edgeStats struct {
-	hotHits, redisHits, misses, errors, badValues, flushes, flushErrors, droppedHits int64
+	badValues, flushes, flushErrors, droppedHits int64
 }
 
 var (
@@ -56,72 +57,54 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	if !hot {
 		size = 0
 	}
-	e := &edge{redis: c, hot: newHotCache(size, ttl), countHits: countHits, flushEvery: flushEvery, pending: map[string]int64{}}
+	// Entries live between ttl and 1.25 × ttl: the sweep runs every ttl/4.
+	tick := ttl / 4
+	if tick > flushEvery {
+		tick = flushEvery
+	}
+	if tick < 10*time.Millisecond {
+		tick = 10 * time.Millisecond
+	}
+	ttlTicks := int64((ttl + tick - 1) / tick)
+	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits, tick: tick, flushEvery: flushEvery, pending: map[string]int64{}}
 	edges[edgeKey] = e
 	go c.pipe() // connect now rather than on the first request
-	go e.loop(ttl)
+	go e.loop()
 	return e
 }
 
 // lookup asks Redis for code; ok is false on a miss, an error or an unsafe value.
 func (e *edge) lookup(code string) (string, bool) {
-	target, found, err := e.redis.get(link.CodeKey(code))
-	if err != nil {
-		e.count(func(s *edgeStats) { s.errors++ })
-		return "", false
-	}
-	if !found {
-		e.count(func(s *edgeStats) { s.misses++ })
+	target, found, err := e.redis.getCode(code)
+	if err != nil || !found {
 		return "", false
 	}
 	if !link.IsSafeTarget(target) {
-		e.count(func(s *edgeStats) { s.badValues++ })
+		e.mu.Lock()
+		e.stats.badValues++
+		e.mu.Unlock()
 		logger.Printf("refusing unsafe value of %s (%d bytes): passing to the backend", link.CodeKey(code), len(target))
 		return "", false
 	}
-	evicted, hits := e.hot.put(code, target)
-	e.mu.Lock()
-	e.stats.redisHits++
-	if e.countHits {
-		e.pending[code]++
-		if hits > 0 {
-			e.pending[evicted] += hits
-		}
-	}
-	e.mu.Unlock()
+	e.hot.add(code, target)
 	return target, true
 }
 
-func (e *edge) count(f func(*edgeStats)) {
-	e.mu.Lock()
-	f(&e.stats)
-	e.mu.Unlock()
-}
-
-// loop sweeps the hot cache and flushes hits until the process ends.
-func (e *edge) loop(ttl time.Duration) {
-	tick := ttl / 4
-	if tick > e.flushEvery || tick <= 0 {
-		tick = e.flushEvery
-	}
-	if tick < 10*time.Millisecond {
-		tick = 10 * time.Millisecond
-	}
+// loop sweeps the hot cache every tick and flushes hits until the process ends.
+func (e *edge) loop() {
 	lastFlush := time.Now()
 	for {
-		time.Sleep(tick)
-		now := time.Now()
+		time.Sleep(e.tick)
 		swept := map[string]int64{}
-		e.hot.sweep(now, swept)
-		e.mu.Lock()
-		e.stats.hotHits += sum(swept)
-		if e.countHits {
+		e.hot.sweep(swept)
+		if e.countHits && len(swept) > 0 {
+			e.mu.Lock()
 			for code, n := range swept {
 				e.pending[code] += n
 			}
+			e.mu.Unlock()
 		}
-		e.mu.Unlock()
-		if now.Sub(lastFlush) >= e.flushEvery {
+		if now := time.Now(); now.Sub(lastFlush) >= e.flushEvery {
 			lastFlush = now
 			e.flush()
 		}

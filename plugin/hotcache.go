@@ -1,83 +1,77 @@
 package plugin
 
-import (
-	"sync"
-	"time"
-)
+import "sync"
 
-// entry is a cached target and the hits it served since the last flush.
+// entry is a cached target and the hits it served since the last sweep.
 type entry struct {
 	location []string // the Location header value, shared by every hit
-	expires int64 // unix nanoseconds
-	hits    int64
+	expires  int64    // sweep tick after which the entry is dropped
+	hits     int64
 }
 
-// hotCache is a bounded in-process map of code → target. Lookups never read
-// the clock: a sweeper removes expired entries every ttl/4, so an entry lives
-// between ttl and 1.25×ttl.
+// hotCache is a bounded in-process map of code → target, which also counts
+// the hits of everything the edge serves. Lookups never read the clock: the
+// edge's loop calls sweep every tick, which expires entries after ttlTicks.
 type hotCache struct {
-	mu      sync.Mutex
-	entries map[string]*entry
-	size    int
-	ttl     time.Duration
+	mu       sync.Mutex
+	entries  map[string]*entry
+	pending  map[string]int64 // hits of codes not (or no longer) cached
+	size     int
+	ttlTicks int64
+	tick     int64
 }
 
-func newHotCache(size int, ttl time.Duration) *hotCache {
-	return &hotCache{entries: make(map[string]*entry, size), size: size, ttl: ttl}
+func newHotCache(size int, ttlTicks int64) *hotCache {
+	return &hotCache{entries: make(map[string]*entry, size), pending: map[string]int64{}, size: size, ttlTicks: ttlTicks}
 }
 
-// hit returns the Location header value of code and counts the hit.
-func (h *hotCache) hit(code string) ([]string, bool) {
-	h.mu.Lock()
-	e := h.entries[code]
-	if e == nil {
-		h.mu.Unlock()
-		return nil, false
-	}
-	e.hits++
-	h.mu.Unlock()
-	return e.location, true
-}
-
-// put caches target; when full, one arbitrary entry makes room and its
-// hits are returned so that they are not lost.
-func (h *hotCache) put(code, target string) (evictedCode string, evictedHits int64) {
-	if h.size <= 0 {
-		return "", 0
-	}
-	expires := time.Now().Add(h.ttl).UnixNano()
+// add caches the target of code, counting the hit that fetched it; when full,
+// one arbitrary entry makes room and its hits move to pending.
+func (h *hotCache) add(code, target string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.size <= 0 {
+		h.pending[code]++
+		return
+	}
 	if e := h.entries[code]; e != nil {
 		e.location = []string{target}
-		e.expires = expires
-		return "", 0
+		e.expires = h.tick + h.ttlTicks
+		e.hits++
+		return
 	}
 	if len(h.entries) >= h.size {
 		for c, e := range h.entries {
-			evictedCode = c
-			evictedHits = e.hits
+			if e.hits > 0 {
+				h.pending[c] += e.hits
+			}
 			delete(h.entries, c)
 			break
 		}
 	}
-	h.entries[code] = &entry{location: []string{target}, expires: expires}
-	return evictedCode, evictedHits
+	h.entries[code] = &entry{location: []string{target}, expires: h.tick + h.ttlTicks, hits: 1}
 }
 
-// sweep drops expired entries and moves every entry's hits into hits.
-func (h *hotCache) sweep(now time.Time, hits map[string]int64) {
-	n := now.UnixNano()
+// sweep advances the clock one tick, drops expired entries and moves every
+// hit counted so far into hits.
+func (h *hotCache) sweep(hits map[string]int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.tick++
 	for code, e := range h.entries {
 		if e.hits > 0 {
 			hits[code] += e.hits
 			e.hits = 0
 		}
-		if e.expires <= n {
+		if e.expires <= h.tick {
 			delete(h.entries, code)
 		}
+	}
+	for code, n := range h.pending {
+		hits[code] += n
+	}
+	if len(h.pending) > 0 {
+		h.pending = map[string]int64{}
 	}
 }
 

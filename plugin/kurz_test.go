@@ -192,16 +192,17 @@ func TestHotCacheExpiry(t *testing.T) {
 }
 
 func TestHotCacheBounded(t *testing.T) {
-	c := newHotCache(3, time.Minute)
-	for _, code := range []string{"aaaaaaa", "bbbbbbb", "ccccccc"} {
-		c.put(code, "https://example.com/"+code)
+	c := newHotCache(3, 100)
+	for _, code := range []string{"aaaaaaa", "bbbbbbb", "ccccccc", "ddddddd"} {
+		c.add(code, "https://example.com/"+code) // each counts the hit that fetched it
 	}
-	c.hit("aaaaaaa")
-	c.hit("bbbbbbb")
-	c.hit("ccccccc")
-	evicted, hits := c.put("ddddddd", "https://example.com/d")
-	if c.len() != 3 || evicted == "" || hits != 1 {
-		t.Errorf("len = %d, evicted %q with %d hits; want 3, one entry with 1 hit", c.len(), evicted, hits)
+	if got, want := c.len(), 3; got != want {
+		t.Errorf("len = %d, want %d", got, want)
+	}
+	hits := map[string]int64{}
+	c.sweep(hits)
+	if got, want := sum(hits), int64(4); got != want || len(hits) != 4 {
+		t.Errorf("swept hits = %v, want one for each code, the evicted one too", hits)
 	}
 }
 

@@ -25,7 +25,7 @@ type redisClient struct {
 	opts redisOptions
 
 	mu        sync.Mutex
-	p         *pipe
+	p         *pipe // nil when broken
 	dialing   bool
 	openUntil time.Time
 	failures  int64
@@ -33,12 +33,12 @@ type redisClient struct {
 
 func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
 
-// pipe returns a healthy connection, or an error without waiting when the
+// pipe returns the open connection, or an error without waiting when the
 // breaker is open or another caller is dialing.
 func (c *redisClient) pipe() (*pipe, error) {
 	c.mu.Lock()
 	p := c.p
-	if p != nil && !p.broken() {
+	if p != nil {
 		c.mu.Unlock()
 		return p, nil
 	}
@@ -49,52 +49,50 @@ func (c *redisClient) pipe() (*pipe, error) {
 	c.dialing = true
 	c.mu.Unlock()
 
-	np, err := dialPipe(c.opts)
+	np, err := dialPipe(c.opts, c)
 	c.mu.Lock()
 	c.dialing = false
 	if err != nil {
-		c.tripLocked()
-		c.mu.Unlock()
-		return nil, err
+		c.openUntil = time.Now().Add(c.opts.cooldown)
+		c.failures++
+	} else {
+		c.p = np
 	}
-	c.p = np
 	c.mu.Unlock()
-	return np, nil
+	return np, err
+}
+
+// failed forgets a broken connection and opens the breaker.
+func (c *redisClient) failed(p *pipe) {
+	c.mu.Lock()
+	if c.p == p {
+		c.p = nil
+	}
+	c.openUntil = time.Now().Add(c.opts.cooldown)
+	c.failures++
+	c.mu.Unlock()
 }
 
 // connected reports whether a healthy connection is open.
 func (c *redisClient) connected() bool {
 	c.mu.Lock()
-	p := c.p
-	c.mu.Unlock()
-	return p != nil && !p.broken()
-}
-
-func (c *redisClient) tripLocked() {
-	c.openUntil = time.Now().Add(c.opts.cooldown)
-	c.failures++
-}
-
-// trip opens the breaker after a failed command.
-func (c *redisClient) trip(p *pipe) {
-	p.close()
-	c.mu.Lock()
-	c.tripLocked()
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return c.p != nil
 }
 
 // do sends one command and waits for its reply.
 func (c *redisClient) do(args ...string) (*call, error) {
+	return c.doEncoded(appendCommand(nil, args...))
+}
+
+func (c *redisClient) doEncoded(cmd []byte) (*call, error) {
 	p, err := c.pipe()
 	if err != nil {
 		return nil, err
 	}
 	cl := &call{done: make(chan struct{})}
-	p.send(cl, args...)
+	p.send(cl, cmd)
 	<-cl.done
-	if cl.err != nil && !isReplyError(cl.err) {
-		c.trip(p)
-	}
 	return cl, cl.err
 }
 
@@ -107,7 +105,7 @@ func (c *redisClient) doAll(cmds [][]string) error {
 	calls := make([]*call, len(cmds))
 	for i, args := range cmds {
 		calls[i] = &call{done: make(chan struct{})}
-		p.send(calls[i], args...)
+		p.send(calls[i], appendCommand(nil, args...))
 	}
 	var first error
 	for _, cl := range calls {
@@ -116,22 +114,14 @@ func (c *redisClient) doAll(cmds [][]string) error {
 			first = cl.err
 		}
 	}
-	if first != nil && !isReplyError(first) {
-		c.trip(p)
-	}
 	return first
 }
 
-// get returns the string at key; ok is false for a missing key.
-func (c *redisClient) get(key string) (string, bool, error) {
-	cl, err := c.do("GET", key)
+// getCode returns the target stored for code; ok is false for a missing key.
+func (c *redisClient) getCode(code string) (string, bool, error) {
+	cl, err := c.doEncoded(appendGetCode(nil, code))
 	if err != nil {
 		return "", false, err
 	}
 	return cl.val, !cl.isNil, nil
-}
-
-func isReplyError(err error) bool {
-	_, ok := err.(*replyError)
-	return ok
 }

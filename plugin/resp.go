@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // errClosed fails the calls of a connection that broke.
@@ -22,34 +24,38 @@ type call struct {
 	done  chan struct{}
 }
 
-// pipe is one Redis connection, pipelined: callers append commands to a shared
-// buffer and whoever finds no write in progress writes all of them in one
-// syscall (natural batching); one reader goroutine reads replies in order.
+// pipe is one Redis connection with natural batching: callers queue their
+// commands, and whoever finds no batch in flight writes all queued commands
+// in one write; the reader, having read a batch's replies, writes the next.
+// Requests arriving during a round trip thus share the next one.
 type pipe struct {
 	conn        net.Conn
 	r           *bufio.Reader
 	readTimeout time.Duration
+	client      *redisClient // told when the connection fails
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	wbuf     []byte
+	wbuf     []byte  // queued commands
+	queued   []*call // their calls
 	spare    []byte
+	inflight []*call // the batch written, awaiting replies in order
 	writing  bool
-	inflight []*call
-	dead     error
+	dead     bool
 }
 
 // dialPipe connects, authenticates and selects the database synchronously,
 // then starts the reader.
-func dialPipe(o redisOptions) (*pipe, error) {
+func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
 	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
 	if err != nil {
 		return nil, err
 	}
 	p := &pipe{}
 	p.conn = conn
-	p.r = bufio.NewReaderSize(conn, 16<<10)
+	p.r = bufio.NewReaderSize(conn, 32<<10)
 	p.readTimeout = o.readTimeout
+	p.client = client
 	p.cond = sync.NewCond(&p.mu)
 	if err := p.handshake(o); err != nil {
 		conn.Close()
@@ -94,106 +100,119 @@ func (p *pipe) handshake(o redisOptions) error {
 	return nil
 }
 
-// send queues a command; the reply arrives in c (c.done closes).
-func (p *pipe) send(c *call, args ...string) {
+// send queues the encoded command cmd; the reply arrives in c (c.done closes).
+func (p *pipe) send(c *call, cmd []byte) {
 	p.mu.Lock()
-	if p.dead != nil {
+	if p.dead {
 		p.mu.Unlock()
-		c.err = p.dead
+		c.err = errClosed
 		close(c.done)
 		return
 	}
-	p.wbuf = appendCommand(p.wbuf, args...)
-	p.inflight = append(p.inflight, c)
-	if len(p.inflight) == 1 {
-		p.cond.Signal()
-	}
-	if p.writing {
-		p.mu.Unlock()
+	p.wbuf = append(p.wbuf, cmd...)
+	p.queued = append(p.queued, c)
+	if p.writing || p.inflight != nil {
+		p.mu.Unlock() // the reader writes it after the batch in flight
 		return
 	}
-	p.writing = true
 	p.flushLocked()
 }
 
-// flushLocked writes the buffer until it stays empty; called with mu held, returns with it released.
+// flushLocked writes the queued batch; called with mu held, returns with it
+// released. No write deadline: if Redis stalls, the reader's deadline closes
+// the connection, which ends a blocked write too.
 func (p *pipe) flushLocked() {
-	for len(p.wbuf) > 0 {
-		buf := p.wbuf
-		p.wbuf = p.spare[:0]
-		p.mu.Unlock()
-		p.conn.SetWriteDeadline(time.Now().Add(p.readTimeout))
-		_, err := p.conn.Write(buf)
-		p.mu.Lock()
-		p.spare = buf
-		if err != nil {
-			p.mu.Unlock()
-			p.conn.Close() // the reader sees it and fails every call
-			p.mu.Lock()
-			p.wbuf = p.wbuf[:0]
-			break
-		}
-	}
+	buf := p.wbuf
+	p.wbuf = p.spare[:0]
+	p.inflight = append(p.inflight, p.queued...)
+	p.queued = p.queued[:0]
+	p.writing = true
+	p.cond.Signal()
+	p.mu.Unlock()
+
+	_, err := p.conn.Write(buf)
+
+	p.mu.Lock()
+	p.spare = buf
 	p.writing = false
 	p.mu.Unlock()
+	if err != nil {
+		p.conn.Close() // the reader sees it and fails every call
+	}
 }
 
-// readLoop delivers replies in order until the connection fails.
+// readLoop reads each batch's replies, writes the next batch, then wakes the
+// callers, until the connection fails.
 func (p *pipe) readLoop() {
 	for {
 		p.mu.Lock()
-		for len(p.inflight) == 0 && p.dead == nil {
+		for p.inflight == nil && !p.dead {
 			p.cond.Wait()
 		}
-		if p.dead != nil {
+		if p.dead {
 			p.mu.Unlock()
 			return
 		}
-		c := p.inflight[0]
+		batch := p.inflight
 		p.mu.Unlock()
 
 		p.conn.SetReadDeadline(time.Now().Add(p.readTimeout))
-		if err := readReply(p.r, c); err != nil {
-			p.fail(err)
-			return
+		for i := 0; i < len(batch); i++ {
+			if err := readReply(p.r, batch[i]); err != nil {
+				p.fail(err)
+				return
+			}
 		}
 		p.mu.Lock()
-		if p.dead != nil { // closed meanwhile: fail has delivered c already
+		if p.dead { // closed meanwhile: fail has woken the batch already
 			p.mu.Unlock()
 			return
 		}
-		p.inflight[0] = nil
-		p.inflight = p.inflight[1:]
-		p.mu.Unlock()
-		close(c.done)
+		p.inflight = nil
+		if len(p.queued) > 0 && !p.writing {
+			p.flushLocked()
+		} else {
+			p.mu.Unlock()
+		}
+		for i := 0; i < len(batch); i++ {
+			close(batch[i].done)
+		}
 	}
 }
 
-// fail closes the connection and fails every call in flight.
+// fail closes the connection, fails every call in flight or queued, and opens
+// the client's breaker.
 func (p *pipe) fail(err error) {
 	p.conn.Close()
 	p.mu.Lock()
-	if p.dead == nil {
-		p.dead = errClosed
+	if p.dead {
+		p.mu.Unlock()
+		return
 	}
-	calls := p.inflight
+	p.dead = true
+	calls := append(p.inflight, p.queued...)
 	p.inflight = nil
+	p.queued = nil
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	for _, c := range calls {
 		c.err = err
 		close(c.done)
 	}
-}
-
-// broken reports whether the connection has failed.
-func (p *pipe) broken() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.dead != nil
+	p.client.failed(p)
 }
 
 func (p *pipe) close() { p.fail(errClosed) }
+
+// getCodePrefix starts GET code:{code}; every code has link.CodeLength bytes.
+var getCodePrefix = "*2\r\n$3\r\nGET\r\n$" + strconv.Itoa(len(link.CodeKeyPrefix)+link.CodeLength) + "\r\n" + link.CodeKeyPrefix
+
+// appendGetCode appends GET code:{code} without a call into compiled code.
+func appendGetCode(b []byte, code string) []byte {
+	b = append(b, getCodePrefix...)
+	b = append(b, code...)
+	return append(b, '\r', '\n')
+}
 
 func appendCommand(b []byte, args ...string) []byte {
 	b = append(b, '*')
@@ -239,8 +258,8 @@ func readReply(r *bufio.Reader, c *call) error {
 		}
 		c.n = n
 	case '$':
-		n, err := strconv.Atoi(string(line[1:]))
-		if err != nil || n < -1 || n > 512<<20 {
+		n, ok := parseLength(line[1:])
+		if !ok || n < -1 || n > 512<<20 {
 			return errProtocol
 		}
 		if n == -1 {
@@ -267,6 +286,24 @@ func readReply(r *bufio.Reader, c *call) error {
 		return errProtocol
 	}
 	return nil
+}
+
+// parseLength parses a RESP length; a loop is cheaper than a call under Yaegi.
+func parseLength(b []byte) (int, bool) {
+	if len(b) == 2 && b[0] == '-' && b[1] == '1' {
+		return -1, true
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	return n, true
 }
 
 func readLine(r *bufio.Reader) ([]byte, error) {

@@ -35,6 +35,7 @@ type Stack struct {
 	Postgres *Postgres
 	Backends []*Backend
 	Traefik  *Traefik
+	Secret   string // KURZ_CODE_SECRET of the backends
 }
 
 // Start brings up Redis, Postgres, the replicas and Traefik, in that order,
@@ -55,6 +56,16 @@ func (s *Stack) start() error {
 	}
 	s.Redis = &Redis{Port: cfg.RedisPort, Dir: filepath.Join(cfg.StateDir, "redis"), Persist: cfg.Durable}
 	s.Postgres = &Postgres{Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
+	s.Traefik = &Traefik{
+		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
+		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort,
+	}
+	if len(cfg.ExtraTraefik) > 0 {
+		s.Traefik.Files = append([]string{
+			filepath.Join(cfg.Root, "traefik", "dynamic", "kurz.yml"),
+			filepath.Join(cfg.Root, "traefik", "native", "backend.yml"),
+		}, cfg.ExtraTraefik...)
+	}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
 		return err
 	}
@@ -71,6 +82,7 @@ func (s *Stack) start() error {
 	if err != nil {
 		return err
 	}
+	s.Secret = secret
 	env := []string{
 		"DATABASE_URL=" + s.Postgres.URL("kurz"),
 		"REDIS_URL=" + s.Redis.URL(),
@@ -98,12 +110,8 @@ func (s *Stack) start() error {
 			return err
 		}
 	}
-	s.Traefik = &Traefik{
-		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
-		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, BackendURLs: urls,
-		ExtraFiles: cfg.ExtraTraefik,
-		Env:        settings,
-	}
+	s.Traefik.BackendURLs = urls
+	s.Traefik.Env = settings
 	return s.Traefik.Start()
 }
 

@@ -21,7 +21,9 @@ type Traefik struct {
 	HTTPPort    int
 	APIPort     int
 	BackendURLs []string
-	ExtraFiles  []string // more dynamic configuration files (benchmarks)
+	Files       []string // dynamic configuration files; kurz's own when empty
+	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
+	Debug       bool     // serve /debug/pprof on the API entrypoint
 	Env         []string // KURZ_* settings the dynamic configuration reads
 	proc        *Process
 }
@@ -48,6 +50,9 @@ func (t *Traefik) Start() error {
 	if err := WaitHTTP(t.APIURL()+"/ping", 60*time.Second, p); err != nil {
 		return fmt.Errorf("traefik: %w\n%s", err, p.Tail())
 	}
+	if t.NoPlugin {
+		return nil
+	}
 	// Routers appear once the file provider and the plugin are loaded.
 	if err := WaitHTTP(t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
 		return fmt.Errorf("traefik did not load kurz's routers: %w\n%s", err, p.Tail())
@@ -64,10 +69,13 @@ func (t *Traefik) layout() error {
 		}
 	}
 	links := map[string]string{filepath.Join(plugin, "kurz"): t.Root}
-	files := append([]string{
-		filepath.Join(t.Root, "traefik", "dynamic", "kurz.yml"),
-		filepath.Join(t.Root, "traefik", "native", "backend.yml"),
-	}, t.ExtraFiles...)
+	files := t.Files
+	if len(files) == 0 {
+		files = []string{
+			filepath.Join(t.Root, "traefik", "dynamic", "kurz.yml"),
+			filepath.Join(t.Root, "traefik", "native", "backend.yml"),
+		}
+	}
 	for _, f := range files {
 		links[filepath.Join(dyn, filepath.Base(f))] = f
 	}
@@ -92,7 +100,7 @@ func (t *Traefik) layout() error {
 	}
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
-		"AccessLog": t.AccessLog(), "DynamicDir": dyn,
+		"AccessLog": t.AccessLog(), "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
 	})
 }
 

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/kurzlink/kurz/internal/stack"
+)
+
+// bench is the system under test: the kurz stack with benchmark routers, and
+// a Traefik without the plugin for the ceiling.
+type bench struct {
+	settings
+	stack   *stack.Stack
+	ceiling *stack.Traefik
+	state   string
+	codes   []string // seeded codes, in creation order
+}
+
+func startBench(set settings) (*bench, error) {
+	state, err := os.MkdirTemp("", "kurz-bench-")
+	if err == nil {
+		err = os.Chmod(state, 0o755) // PostgreSQL runs as its own user when we are root
+	}
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]int, 12)
+	for i := range ports {
+		if ports[i], err = stack.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	b := &bench{settings: set, state: state}
+	b.stack, err = stack.Start(stack.Config{
+		Root: set.root, StateDir: state,
+		TraefikBin: filepath.Join(set.root, "bin", "traefik"), BackendBin: filepath.Join(set.root, "bin", "kurz"),
+		HTTPPort: ports[0], APIPort: ports[1], RedisPort: ports[2], PostgresPort: ports[3],
+		BackendPorts: ports[4:7], MetricsPorts: ports[7:10],
+		Env: map[string]string{
+			"KURZ_RATE_AVERAGE": "10000000", "KURZ_RATE_BURST": "10000000", // the limiter stays, out of the way
+			"KURZ_LOG_LEVEL": "warn",
+		},
+		ExtraTraefik: []string{filepath.Join(set.root, "traefik", "bench", "bench.yml")},
+	})
+	if err != nil {
+		os.RemoveAll(state)
+		return nil, fmt.Errorf("starting the stack: %w", err)
+	}
+	b.ceiling = &stack.Traefik{
+		Bin: filepath.Join(set.root, "bin", "traefik"), Root: set.root, Dir: filepath.Join(state, "traefik-ceiling"),
+		HTTPPort: ports[10], APIPort: ports[11], NoPlugin: true,
+		Files: []string{filepath.Join(set.root, "traefik", "bench", "ceiling.yml")},
+	}
+	if err := b.ceiling.Start(); err != nil {
+		b.stop()
+		return nil, fmt.Errorf("starting the ceiling Traefik: %w", err)
+	}
+	return b, nil
+}
+
+func (b *bench) stop() {
+	if b.ceiling != nil {
+		b.ceiling.Stop()
+	}
+	b.stack.Stop()
+	os.RemoveAll(b.state)
+}
+
+// seed inserts the links straight into Postgres with the backend's own codec
+// (as creation would) and fills their Redis entries.
+func (b *bench) seed(ctx context.Context) error {
+	codes, err := seedLinks(ctx, b.stack, b.links)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	b.codes = codes
+	return nil
+}

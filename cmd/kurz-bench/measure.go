@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// scenario is one measured load.
+type scenario struct {
+	Name     string  `json:"name"`
+	RPS      float64 `json:"requests_per_second"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Note     string  `json:"note,omitempty"`
+}
+
+type target struct {
+	Name string `json:"name"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	Met  bool   `json:"met"`
+}
+
+type results struct {
+	Date                 string     `json:"date"`
+	Machine              string     `json:"machine"`
+	Load                 string     `json:"load"`
+	Scenarios            []scenario `json:"scenarios"`
+	Targets              []target   `json:"targets"`
+	TraefikRSSMB         float64    `json:"traefik_rss_mb"`
+	CeilingTraefikRSSMB  float64    `json:"ceiling_traefik_rss_mb"`
+	BackendRSSMB         float64    `json:"backend_rss_mb"`
+	RedisReadsPerRequest float64    `json:"redis_reads_per_edge_redis_request"`
+	Total                string     `json:"total"`
+}
+
+func fromWrk(name string, w wrkResult, note string) scenario {
+	return scenario{Name: name, RPS: w.rps(), P50MS: float64(w.P50US) / 1000, P99MS: float64(w.P99US) / 1000,
+		Requests: w.Requests, Errors: w.socketErrors() + w.StatusErrors, Note: note}
+}
+
+// measure runs every scenario in turn against the same machine state.
+func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
+	res := &results{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
+		Load: fmt.Sprintf("wrk -t%d -c%d, %s per scenario after a %s warm-up, loopback", b.threads, b.connections, b.duration, b.warmup)}
+	edge := b.stack.Traefik.URL()
+	hot := "/" + b.codes[0]
+	uniform, err := b.writePaths("uniform", b.uniformPaths())
+	if err != nil {
+		return nil, err
+	}
+	mix, err := b.writePaths("zipf", b.zipfPaths(200000, 3))
+	if err != nil {
+		return nil, err
+	}
+	rc := goredis.NewClient(&goredis.Options{Addr: b.stack.Redis.Addr()})
+	defer rc.Close()
+
+	step := func(name string) { fmt.Fprintf(log, "  %-14s …\n", name) }
+	step("ceiling")
+	ceiling, err := b.load(ctx, b.ceiling.URL()+hot, "", "")
+	if err != nil {
+		return nil, err
+	}
+	step("edge hot")
+	edgeHot, err := b.load(ctx, edge+hot, "", "")
+	if err != nil {
+		return nil, err
+	}
+	step("edge redis")
+	readsBefore := redisReads(ctx, rc)
+	edgeRedis, err := b.load(ctx, edge, "edge-redis.bench", uniform)
+	if err != nil {
+		return nil, err
+	}
+	res.RedisReadsPerRequest = float64(redisReads(ctx, rc)-readsBefore) / float64(edgeRedis.Requests+1) // includes the warm-up's requests: see note
+	step("proxied")
+	proxied, err := b.load(ctx, edge, "proxied.bench", uniform)
+	if err != nil {
+		return nil, err
+	}
+	step("mix")
+	mixed, err := b.load(ctx, edge, "", mix)
+	if err != nil {
+		return nil, err
+	}
+	step("create")
+	create, err := b.load(ctx, edge, "", "create")
+	if err != nil {
+		return nil, err
+	}
+	step("pgbench")
+	clients := 3 * max(4, runtime.NumCPU()) // pgxpool's default pool size, for each of 3 replicas
+	tps, latency, err := b.pgbench(ctx, clients)
+	if err != nil {
+		return nil, err
+	}
+
+	res.Scenarios = []scenario{
+		fromWrk("Ceiling (redirectRegex, no plugin)", ceiling, ""),
+		fromWrk("Edge, hot (plugin hot cache)", edgeHot, ""),
+		fromWrk("Edge, Redis (hot cache off)", edgeRedis, ""),
+		fromWrk("Proxied (backend, Redis hit)", proxied, ""),
+		fromWrk("Realistic mix (Zipf, 3 % unknown)", mixed, "errors are the expected 404s of unknown codes"),
+		fromWrk("Create (POST /api/shorten)", create, ""),
+		{Name: fmt.Sprintf("pgbench, same INSERT, %d connections", clients), RPS: tps, P50MS: latency, Note: "p50 column: pgbench's average latency"},
+	}
+	res.TraefikRSSMB = rssMB(b.stack.Traefik.Pid())
+	res.CeilingTraefikRSSMB = rssMB(b.ceiling.Pid())
+	res.BackendRSSMB = rssMB(b.stack.Backends[0].Pid())
+
+	ratio := func(a, b float64) float64 { return a / b }
+	res.Targets = []target{
+		check("Edge, hot ≥ 0.90 × Ceiling (req/s)", ratio(edgeHot.rps(), ceiling.rps()), 0.90, true),
+		check("Edge, hot p99 ≤ 1.5 × Ceiling p99", ratio(float64(edgeHot.P99US), float64(ceiling.P99US)), 1.5, false),
+		check("Edge, Redis ≥ 2.5 × Proxied (req/s)", ratio(edgeRedis.rps(), proxied.rps()), 2.5, true),
+		check("Realistic mix ≥ 0.70 × Ceiling (req/s)", ratio(mixed.rps(), ceiling.rps()), 0.70, true),
+		check("Create ≥ 0.60 × pgbench (req/s)", ratio(create.rps(), tps), 0.60, true),
+		checkMB("Backend replica ≤ 50 MB resident", res.BackendRSSMB, 50),
+		checkMB("Plugin adds ≤ 20 MB to Traefik", res.TraefikRSSMB-res.CeilingTraefikRSSMB, 20),
+	}
+	return res, nil
+}
+
+func check(name string, got, want float64, atLeast bool) target {
+	t := target{Name: name, Got: fmt.Sprintf("%.2f ×", got)}
+	if atLeast {
+		t.Want, t.Met = fmt.Sprintf("≥ %.2f ×", want), got >= want
+	} else {
+		t.Want, t.Met = fmt.Sprintf("≤ %.2f ×", want), got <= want
+	}
+	return t
+}
+
+func checkMB(name string, got, limit float64) target {
+	return target{Name: name, Want: fmt.Sprintf("≤ %.0f MB", limit), Got: fmt.Sprintf("%.1f MB", got), Met: got <= limit}
+}
+
+// redisReads is Redis's count of read events: one per round trip a client makes.
+func redisReads(ctx context.Context, rc *goredis.Client) int64 {
+	info, err := rc.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_reads_processed:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func rssMB(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s", model, runtime.NumCPU(), runtime.Version())
+}

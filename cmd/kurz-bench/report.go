@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// report prints the markdown table and writes it, with the JSON, under dir.
+func report(stdout io.Writer, dir string, res *results) error {
+	var md strings.Builder
+	fmt.Fprintf(&md, "Run %s on %s; %s; total %s.\n\n", res.Date, res.Machine, res.Load, res.Total)
+	md.WriteString("| scenario | req/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|\n")
+	for _, s := range res.Scenarios {
+		p99 := fmt.Sprintf("%.2f", s.P99MS)
+		if s.P99MS == 0 {
+			p99 = "—"
+		}
+		name := s.Name
+		if s.Note != "" {
+			name += " ¹"
+		}
+		fmt.Fprintf(&md, "| %s | %.0f | %.2f | %s | %d |\n", name, s.RPS, s.P50MS, p99, s.Errors)
+	}
+	md.WriteString("\n| target | wanted | got | |\n|---|---|---|---|\n")
+	for _, t := range res.Targets {
+		mark := "met"
+		if !t.Met {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", t.Name, t.Want, t.Got, mark)
+	}
+	fmt.Fprintf(&md, "\nResident memory after the run: Traefik with the plugin %.1f MB, Traefik without it %.1f MB, one backend replica %.1f MB. "+
+		"Redis read events per edge-served redirect (hot cache off, warm-up included): %.3f.\n",
+		res.TraefikRSSMB, res.CeilingTraefikRSSMB, res.BackendRSSMB, res.RedisReadsPerRequest)
+	for _, s := range res.Scenarios {
+		if s.Note != "" {
+			fmt.Fprintf(&md, "\n¹ %s: %s.", s.Name, s.Note)
+		}
+	}
+	md.WriteString("\n")
+	fmt.Fprint(stdout, "\n"+md.String())
+
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwritten to %s\n", filepath.Join(dir, "results.{json,md}"))
+	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644)
+}

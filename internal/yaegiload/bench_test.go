@@ -1,0 +1,90 @@
+package yaegiload_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/traefik/yaegi/interp"
+	"github.com/traefik/yaegi/stdlib"
+
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+func benchHandler(b *testing.B, h http.Handler, path string) {
+	req := httptest.NewRequest("GET", path, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// constantRedirect is the interpreter's floor: a plugin that only answers 301.
+const constantRedirect = `
+package floor
+
+import "net/http"
+
+type H struct{ loc []string }
+
+func New() http.Handler { return &H{loc: []string{"https://example.com/x"}} }
+
+func (h *H) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	rw.Header()["Location"] = h.loc
+	rw.WriteHeader(301)
+}
+`
+
+// BenchmarkInterpreted compares the plugin under Yaegi with the interpreter's floor.
+func BenchmarkInterpreted(b *testing.B) {
+	rd := testenv.SharedRedis(b)
+	rc := goredis.NewClient(&goredis.Options{Addr: rd.Addr()})
+	defer rc.Close()
+	rc.Set(context.Background(), "code:bYae001", "https://example.com/bench", 0)
+
+	b.Run("Floor", func(b *testing.B) {
+		i := interp.New(interp.Options{})
+		i.Use(stdlib.Symbols)
+		if _, err := i.Eval(constantRedirect); err != nil {
+			b.Fatal(err)
+		}
+		v, err := i.Eval("floor.New()")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchHandler(b, v.Interface().(http.Handler), "/bYae001")
+	})
+	b.Run("HotHit", func(b *testing.B) {
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "HotCacheTTL": "1h"}, passedOn)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
+	b.Run("RedisHit", func(b *testing.B) {
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "DisableHotCache": true}, passedOn)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
+}
+
+func warm(b *testing.B, h http.Handler, path string) {
+	for n := 0; n < 1000; n++ {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code == 301 {
+			return
+		}
+	}
+	b.Fatal("plugin never answered 301")
+}
