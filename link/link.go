@@ -43,16 +43,20 @@ func IsCode(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isCodeByte(s[i]) {
+		if !CodeByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-func isCodeByte(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
+// CodeByte[b] is true for the bytes of Alphabet: a table, cheap under Yaegi.
+var CodeByte = func() (t [256]bool) {
+	for i := 0; i < len(Alphabet); i++ {
+		t[Alphabet[i]] = true
+	}
+	return t
+}()
 
 // CodeKey is the Redis key of a code's target URL.
 func CodeKey(code string) string { return CodeKeyPrefix + code }
@@ -64,7 +68,17 @@ func URLHashKey(hexHash string) string { return URLHashKeyPrefix + hexHash }
 // Location: an absolute http or https URL with a host and no control bytes.
 // Written for Yaegi: few calls, the scanning done by compiled strings code.
 func IsSafeTarget(s string) bool {
-	rest := afterScheme(s)
+	// What follows "http://" or "https://", in any case.
+	rest := ""
+	if len(s) >= 8 && s[0]|0x20 == 'h' && s[1]|0x20 == 't' && s[2]|0x20 == 't' && s[3]|0x20 == 'p' {
+		i := 4
+		if s[i]|0x20 == 's' {
+			i++
+		}
+		if len(s) >= i+3 && s[i] == ':' && s[i+1] == '/' && s[i+2] == '/' {
+			rest = s[i+3:]
+		}
+	}
 	if rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#' {
 		return false
 	}
@@ -81,18 +95,3 @@ func IsSafeTarget(s string) bool {
 // controlBytes may not appear in a target: they would split or corrupt the header.
 const controlBytes = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f" +
 	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f "
-
-// afterScheme returns what follows "http://" or "https://" (any case), or "".
-func afterScheme(s string) string {
-	if len(s) < 8 || s[0]|0x20 != 'h' || s[1]|0x20 != 't' || s[2]|0x20 != 't' || s[3]|0x20 != 'p' {
-		return ""
-	}
-	i := 4
-	if s[i]|0x20 == 's' {
-		i++
-	}
-	if len(s) < i+3 || s[i] != ':' || s[i+1] != '/' || s[i+2] != '/' {
-		return ""
-	}
-	return s[i+3:]
-}

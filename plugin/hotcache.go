@@ -25,31 +25,15 @@ func newHotCache(size int, ttlTicks int64) *hotCache {
 	return &hotCache{entries: make(map[string]*entry, size), pending: map[string]int64{}, size: size, ttlTicks: ttlTicks}
 }
 
-// add caches the target of code, counting the hit that fetched it; when full,
-// one arbitrary entry makes room and its hits move to pending.
-func (h *hotCache) add(code, target string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.size <= 0 {
-		h.pending[code]++
-		return
-	}
-	if e := h.entries[code]; e != nil {
-		e.location = []string{target}
-		e.expires = h.tick + h.ttlTicks
-		e.hits++
-		return
-	}
-	if len(h.entries) >= h.size {
-		for c, e := range h.entries {
-			if e.hits > 0 {
-				h.pending[c] += e.hits
-			}
-			delete(h.entries, c)
-			break
+// evictOneLocked makes room: an arbitrary entry goes, its hits to pending.
+func (h *hotCache) evictOneLocked() {
+	for c, e := range h.entries {
+		if e.hits > 0 {
+			h.pending[c] += e.hits
 		}
+		delete(h.entries, c)
+		return
 	}
-	h.entries[code] = &entry{location: []string{target}, expires: h.tick + h.ttlTicks, hits: 1}
 }
 
 // sweep advances the clock one tick, drops expired entries and moves every

@@ -121,22 +121,25 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			e.hits++
 		}
 		hot.mu.Unlock()
-		var location []string
 		if e != nil {
-			location = e.location
-		} else if link.IsCode(path[1:]) {
-			if target, ok := k.edge.lookup(path[1:]); ok {
-				location = []string{target}
-			}
-		}
-		if location != nil {
 			h := rw.Header()
-			h["Location"] = location
+			h["Location"] = e.location
 			if k.cacheControl != nil {
 				h["Cache-Control"] = k.cacheControl
 			}
 			rw.WriteHeader(k.status)
 			return
+		}
+		if link.IsCode(path[1:]) {
+			if location := k.edge.lookup(path[1:]); location != nil {
+				h := rw.Header()
+				h["Location"] = location
+				if k.cacheControl != nil {
+					h["Cache-Control"] = k.cacheControl
+				}
+				rw.WriteHeader(k.status)
+				return
+			}
 		}
 	}
 	k.next.ServeHTTP(rw, req)

@@ -192,15 +192,25 @@ func TestHotCacheExpiry(t *testing.T) {
 }
 
 func TestHotCacheBounded(t *testing.T) {
-	c := newHotCache(3, 100)
-	for _, code := range []string{"aaaaaaa", "bbbbbbb", "ccccccc", "ddddddd"} {
-		c.add(code, "https://example.com/"+code) // each counts the hit that fetched it
+	r := mustStartRedis(t)
+	codes := []string{"tBnd001", "tBnd002", "tBnd003", "tBnd004"}
+	for _, code := range codes {
+		mustDo(t, r.addr, "SET", "code:"+code, "https://example.com/"+code)
 	}
-	if got, want := c.len(), 3; got != want {
+	cfg := testConfig(r.addr, "19s")
+	cfg.HotCacheSize = 3
+	h, _ := mustNewConnected(t, cfg)
+	for _, code := range codes {
+		if got := serve(h, "GET", "/"+code).Code; got != 301 {
+			t.Fatalf("%s: %d", code, got)
+		}
+	}
+	hot := h.(*Kurz).hot
+	if got, want := hot.len(), 3; got != want {
 		t.Errorf("len = %d, want %d", got, want)
 	}
 	hits := map[string]int64{}
-	c.sweep(hits)
+	hot.sweep(hits)
 	if got, want := sum(hits), int64(4); got != want || len(hits) != 4 {
 		t.Errorf("swept hits = %v, want one for each code, the evicted one too", hits)
 	}

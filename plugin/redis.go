@@ -62,6 +62,11 @@ func (c *redisClient) pipe() (*pipe, error) {
 	return np, err
 }
 
+// connect opens the connection ahead of the first lookup. A function of its
+// own: Yaegi calls a function that once ran as a goroutine through reflection
+// from then on, which would slow every pipe() call.
+func (c *redisClient) connect() { c.pipe() }
+
 // failed forgets a broken connection and opens the breaker.
 func (c *redisClient) failed(p *pipe) {
 	c.mu.Lock()
@@ -115,13 +120,4 @@ func (c *redisClient) doAll(cmds [][]string) error {
 		}
 	}
 	return first
-}
-
-// getCode returns the target stored for code; ok is false for a missing key.
-func (c *redisClient) getCode(code string) (string, bool, error) {
-	cl, err := c.doEncoded(appendGetCode(nil, code))
-	if err != nil {
-		return "", false, err
-	}
-	return cl.val, !cl.isNil, nil
 }

@@ -158,7 +158,7 @@ func (p *pipe) readLoop() {
 
 		p.conn.SetReadDeadline(time.Now().Add(p.readTimeout))
 		for i := 0; i < len(batch); i++ {
-			if err := readReply(p.r, batch[i]); err != nil {
+			if err := p.readBulkOrReply(batch[i]); err != nil {
 				p.fail(err)
 				return
 			}
@@ -204,15 +204,9 @@ func (p *pipe) fail(err error) {
 
 func (p *pipe) close() { p.fail(errClosed) }
 
-// getCodePrefix starts GET code:{code}; every code has link.CodeLength bytes.
+// getCodePrefix starts GET code:{code} (every code has link.CodeLength bytes):
+// the lookup appends the code and CRLF.
 var getCodePrefix = "*2\r\n$3\r\nGET\r\n$" + strconv.Itoa(len(link.CodeKeyPrefix)+link.CodeLength) + "\r\n" + link.CodeKeyPrefix
-
-// appendGetCode appends GET code:{code} without a call into compiled code.
-func appendGetCode(b []byte, code string) []byte {
-	b = append(b, getCodePrefix...)
-	b = append(b, code...)
-	return append(b, '\r', '\n')
-}
 
 func appendCommand(b []byte, args ...string) []byte {
 	b = append(b, '*')
@@ -236,16 +230,52 @@ func (e *replyError) Error() string { return "redis: " + e.msg }
 // errProtocol means the peer does not speak RESP: the connection is dropped.
 var errProtocol = errors.New("kurz: redis protocol error")
 
-// readReply reads one RESP2 reply into c: bulk/simple strings in val, integers
-// in n, a nil bulk as isNil, an error reply as err. Arrays are skipped.
-func readReply(r *bufio.Reader, c *call) error {
-	line, err := readLine(r)
+// readBulkOrReply reads one reply into c, parsing a bulk string (what GET
+// answers) inline, since it is read once per lookup.
+func (p *pipe) readBulkOrReply(c *call) error {
+	line, err := p.r.ReadSlice('\n')
 	if err != nil {
 		return err
 	}
-	if len(line) == 0 {
+	if len(line) < 4 || line[0] != '$' || line[len(line)-2] != '\r' {
+		return parseReply(p.r, line, c)
+	}
+	if line[1] == '-' {
+		c.isNil = true
+		return nil
+	}
+	n := 0
+	for j := 1; j < len(line)-2; j++ {
+		d := line[j]
+		if d < '0' || d > '9' || j > 10 {
+			return errProtocol
+		}
+		n = n*10 + int(d-'0')
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(p.r, buf); err != nil {
+		return err
+	}
+	c.val = string(buf[:n])
+	return nil
+}
+
+// readReply reads one RESP2 reply into c: bulk/simple strings in val, integers
+// in n, a nil bulk as isNil, an error reply as err. Arrays are skipped.
+func readReply(r *bufio.Reader, c *call) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	return parseReply(r, line, c)
+}
+
+// parseReply parses the reply that starts with line (CRLF included).
+func parseReply(r *bufio.Reader, line []byte, c *call) error {
+	if len(line) < 3 || line[len(line)-2] != '\r' {
 		return errProtocol
 	}
+	line = line[:len(line)-2]
 	switch line[0] {
 	case '+':
 		c.val = string(line[1:])
@@ -304,15 +334,4 @@ func parseLength(b []byte) (int, bool) {
 		n = n*10 + int(b[i]-'0')
 	}
 	return n, true
-}
-
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, errProtocol
-	}
-	return line[:len(line)-2], nil
 }
