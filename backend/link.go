@@ -36,7 +36,8 @@ type LinkCache interface {
 	URL(ctx context.Context, code string) (string, error)
 	SetURL(ctx context.Context, code, url string) error
 	CodeForHash(ctx context.Context, urlHash []byte) (string, error)
-	SetCodeForHash(ctx context.Context, urlHash []byte, code string) error
+	// SetLink caches both directions of a link in one round trip.
+	SetLink(ctx context.Context, l Link) error
 	// TakeHits atomically removes and returns the pending edge-recorded hits.
 	TakeHits(ctx context.Context) (map[string]int64, error)
 	// AddHits adds hits back to the pending hash (used when Postgres is down).

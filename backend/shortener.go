@@ -101,11 +101,8 @@ func (s *Shortener) giveBackID(id int64) {
 }
 
 func (s *Shortener) fillCache(ctx context.Context, l Link) {
-	if err := s.cache.SetURL(ctx, l.Code, l.URL); err != nil {
-		s.logger.Warn("redis fill failed", "op", "set_url", "err", err)
-	}
-	if err := s.cache.SetCodeForHash(ctx, l.URLHash, l.Code); err != nil {
-		s.logger.Warn("redis fill failed", "op", "set_code_for_hash", "err", err)
+	if err := s.cache.SetLink(ctx, l); err != nil {
+		s.logger.Warn("redis fill failed", "op", "set_link", "err", err)
 	}
 }
 

@@ -80,8 +80,14 @@ func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error)
 	return c.get(ctx, "get_code", link.URLHashKey(backend.HashHex(urlHash)))
 }
 
-func (c *Cache) SetCodeForHash(ctx context.Context, urlHash []byte, code string) error {
-	return c.set(ctx, "set_code", link.URLHashKey(backend.HashHex(urlHash)), code, link.URLHashTTL)
+func (c *Cache) SetLink(ctx context.Context, l backend.Link) error {
+	ctx, done := c.begin(ctx, "set_link")
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, link.CodeKey(l.Code), l.URL, link.CodeTTL)
+		p.Set(ctx, link.URLHashKey(backend.HashHex(l.URLHash)), l.Code, link.URLHashTTL)
+		return nil
+	})
+	return done(err, "")
 }
 
 func (c *Cache) TakeHits(ctx context.Context) (map[string]int64, error) {

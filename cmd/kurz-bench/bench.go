@@ -17,6 +17,7 @@ type bench struct {
 	ceiling *stack.Traefik
 	state   string
 	codes   []string // seeded codes, in creation order
+	idleRSS [2]float64 // MB of Traefik with and without the plugin, before any load
 }
 
 func startBench(set settings) (*bench, error) {
@@ -58,6 +59,7 @@ func startBench(set settings) (*bench, error) {
 		b.stop()
 		return nil, fmt.Errorf("starting the ceiling Traefik: %w", err)
 	}
+	b.idleRSS = [2]float64{rssMB(b.stack.Traefik.Pid()), rssMB(b.ceiling.Pid())}
 	return b, nil
 }
 

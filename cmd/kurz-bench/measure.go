@@ -38,6 +38,7 @@ type results struct {
 	Load                 string     `json:"load"`
 	Scenarios            []scenario `json:"scenarios"`
 	Targets              []target   `json:"targets"`
+	IdleTraefikRSSMB     [2]float64 `json:"idle_traefik_rss_mb"` // with, without the plugin
 	TraefikRSSMB         float64    `json:"traefik_rss_mb"`
 	CeilingTraefikRSSMB  float64    `json:"ceiling_traefik_rss_mb"`
 	BackendRSSMB         float64    `json:"backend_rss_mb"`
@@ -116,6 +117,7 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 		fromWrk("Create (POST /api/shorten)", create, ""),
 		{Name: fmt.Sprintf("pgbench, same INSERT, %d connections", clients), RPS: tps, P50MS: latency, Note: "p50 column: pgbench's average latency"},
 	}
+	res.IdleTraefikRSSMB = b.idleRSS
 	res.TraefikRSSMB = rssMB(b.stack.Traefik.Pid())
 	res.CeilingTraefikRSSMB = rssMB(b.ceiling.Pid())
 	res.BackendRSSMB = rssMB(b.stack.Backends[0].Pid())
