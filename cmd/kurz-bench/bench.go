@@ -16,7 +16,7 @@ type bench struct {
 	stack   *stack.Stack
 	ceiling *stack.Traefik
 	state   string
-	codes   []string // seeded codes, in creation order
+	codes   []string   // seeded codes, in creation order
 	idleRSS [2]float64 // MB of Traefik with and without the plugin, before any load
 }
 

@@ -33,8 +33,9 @@ func report(stdout io.Writer, dir string, res *results) error {
 		}
 		fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", t.Name, t.Want, t.Got, mark)
 	}
-	fmt.Fprintf(&md, "\nResident memory before the load: Traefik with the plugin %.1f MB, without it %.1f MB. ", res.IdleTraefikRSSMB[0], res.IdleTraefikRSSMB[1])
-	fmt.Fprintf(&md, "After the run: Traefik with the plugin %.1f MB, Traefik without it %.1f MB, one backend replica %.1f MB. "+
+	fmt.Fprintf(&md, "\nResident memory of Traefik with / without the plugin: %.1f / %.1f MB before any load, %.1f / %.1f MB after the edge-hot / ceiling scenario. ",
+		res.IdleTraefikRSSMB[0], res.IdleTraefikRSSMB[1], res.LoadedTraefikRSSMB[0], res.LoadedTraefikRSSMB[1])
+	fmt.Fprintf(&md, "After every scenario (the plugin's Traefik also proxied): %.1f / %.1f MB; one backend replica %.1f MB. "+
 		"Redis read events per edge-served redirect (hot cache off, warm-up included): %.3f.\n",
 		res.TraefikRSSMB, res.CeilingTraefikRSSMB, res.BackendRSSMB, res.RedisReadsPerRequest)
 	for _, s := range res.Scenarios {
