@@ -3,6 +3,7 @@ module github.com/kurzlink/kurz
 go 1.26.0
 
 require (
+	github.com/boombuler/barcode v1.1.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jackc/tern/v2 v2.3.4

@@ -108,6 +108,16 @@ func (s *Shortener) fillCache(ctx context.Context, l Link) {
 
 // Resolve returns the target URL of code and counts the visit.
 func (s *Shortener) Resolve(ctx context.Context, code string) (string, error) {
+	url, err := s.Lookup(ctx, code)
+	if err != nil {
+		return "", err
+	}
+	s.hits.Record(code)
+	return url, nil
+}
+
+// Lookup returns the target URL of code without counting a visit.
+func (s *Shortener) Lookup(ctx context.Context, code string) (string, error) {
 	if !link.IsCode(code) {
 		return "", Errorf(ENOTFOUND, "no link has this code")
 	}
@@ -125,7 +135,6 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, error) {
 			s.logger.Warn("redis fill failed", "op", "set_url", "err", err)
 		}
 	}
-	s.hits.Record(code)
 	return url, nil
 }
 

@@ -17,8 +17,10 @@ const DefaultMaxURLLength = 2048
 
 // URLPolicy decides which URLs may be shortened and normalizes them.
 type URLPolicy struct {
-	MaxLength int      // bytes; DefaultMaxURLLength when zero
-	OwnHosts  []string // hostnames of the shortener itself: links there would loop
+	MaxLength int // bytes; DefaultMaxURLLength when zero
+	// Own lists the shortener's own public URLs: links to the same host and port
+	// would loop. localhost, 127.0.0.1 and ::1 count as one host.
+	Own []string
 }
 
 // Normalize validates raw and returns its normalized form: lower-case scheme and
@@ -69,10 +71,8 @@ func (p URLPolicy) Normalize(raw string) (string, error) {
 	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
 		port = ""
 	}
-	for _, own := range p.OwnHosts {
-		if strings.EqualFold(strings.TrimSuffix(host, "."), strings.TrimSuffix(own, ".")) {
-			return "", Errorf(EINVALIDURL, "url points back at this shortener")
-		}
+	if p.isOwn(scheme, host, port) {
+		return "", Errorf(EINVALIDURL, "url points back at this shortener")
 	}
 	u.Scheme = scheme
 	u.Host = host
@@ -86,6 +86,47 @@ func (p URLPolicy) Normalize(raw string) (string, error) {
 		u.Path = "/"
 	}
 	return u.String(), nil
+}
+
+// isOwn reports whether host and port (empty: the scheme's default) are one of Own's.
+func (p URLPolicy) isOwn(scheme, host, port string) bool {
+	for _, own := range p.Own {
+		u, err := url.Parse(own)
+		if err != nil {
+			continue
+		}
+		ownPort := u.Port()
+		if ownPort == "" {
+			ownPort = defaultPort(u.Scheme)
+		}
+		if port == "" {
+			port = defaultPort(scheme)
+		}
+		if ownPort == port && sameHost(u.Hostname(), host) {
+			return true
+		}
+	}
+	return false
+}
+
+func defaultPort(scheme string) string {
+	if strings.EqualFold(scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
+
+func sameHost(a, b string) bool {
+	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
+	return a == b || isLoopbackName(a) && isLoopbackName(b)
+}
+
+func isLoopbackName(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // HashURL is the dedup key of a normalized URL.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNormalize(t *testing.T) {
-	p := backend.URLPolicy{MaxLength: 100, OwnHosts: []string{"kurz.example"}}
+	p := backend.URLPolicy{MaxLength: 100, Own: []string{"https://kurz.example", "http://localhost:8000"}}
 	t.Run("OK", func(t *testing.T) {
 		for _, tc := range []struct{ in, want string }{
 			{"https://www.example.com/very/long/url/path", "https://www.example.com/very/long/url/path"},
@@ -22,6 +22,8 @@ func TestNormalize(t *testing.T) {
 			{"http://127.0.0.1/a", "http://127.0.0.1/a"},
 			{"https://bücher.example/", "https://xn--bcher-kva.example/"},
 			{"https://example.com/a%20b", "https://example.com/a%20b"},
+			{"http://kurz.example/x", "http://kurz.example/x"},           // another port than the shortener's
+			{"http://127.0.0.1:9000/page", "http://127.0.0.1:9000/page"}, // a local service beside it
 		} {
 			got, err := p.Normalize(tc.in)
 			if err != nil {
@@ -55,6 +57,9 @@ func TestNormalize(t *testing.T) {
 			"https://example.com:0/",
 			"https://kurz.example/aB3dEfG",
 			"https://KURZ.example./x",
+			"https://kurz.example:443/x",
+			"http://127.0.0.1:8000/aB3dEfG",
+			"http://[::1]:8000/aB3dEfG",
 			"https://evil.example\\@bank.com/",
 			"https://exa<mple.com/",
 			"http://1.2.3.256/",
@@ -105,7 +110,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"https://example.com/a?b#c", "javascript:x", "http://[::1]:80/", "https://a@b/"} {
 		f.Add(s)
 	}
-	p := backend.URLPolicy{OwnHosts: []string{"kurz.example"}}
+	p := backend.URLPolicy{Own: []string{"https://kurz.example"}}
 	f.Fuzz(func(t *testing.T, in string) {
 		out, err := p.Normalize(in)
 		if err != nil {
@@ -122,7 +127,7 @@ func FuzzNormalize(f *testing.F) {
 }
 
 func BenchmarkNormalize(b *testing.B) {
-	p := backend.URLPolicy{OwnHosts: []string{"kurz.example"}}
+	p := backend.URLPolicy{Own: []string{"https://kurz.example"}}
 	for i := 0; i < b.N; i++ {
 		if _, err := p.Normalize("https://www.example.com/very/long/url/path?q=1"); err != nil {
 			b.Fatal(err)

@@ -44,22 +44,37 @@ func (s *server) handleShorten() http.HandlerFunc {
 	}
 }
 
-// handleRedirect serves /{code}; other paths are 404 without touching a store.
+// handleCode serves /{code} (the redirect) and /{code}/qr; any other path is
+// 404 without touching a store.
+func (s *server) handleCode() http.Handler {
+	redirect := s.instrument("redirect", s.handleRedirect())
+	qrCode := s.instrument("qr", s.handleQR())
+	notFound := s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.notFound(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := strings.TrimPrefix(r.URL.Path, "/")
+		switch {
+		case link.IsCode(path):
+			redirect.ServeHTTP(w, r)
+		case strings.HasSuffix(path, "/qr") && link.IsCode(strings.TrimSuffix(path, "/qr")):
+			qrCode.ServeHTTP(w, r)
+		default:
+			notFound.ServeHTTP(w, r)
+		}
+	})
+}
+
 func (s *server) handleRedirect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		code := strings.TrimPrefix(r.URL.Path, "/")
-		if !link.IsCode(code) {
-			s.error(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
-			return
-		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "short links answer GET and HEAD only"))
 			return
 		}
-		target, err := s.links.Resolve(r.Context(), code)
+		target, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"))
 		if err != nil {
-			s.error(w, r, err)
+			s.notFound(w, r, err)
 			return
 		}
 		if s.cfg.CacheControl != "" {
@@ -68,6 +83,87 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		w.Header().Set("Location", target)
 		w.WriteHeader(s.cfg.RedirectCode)
 	}
+}
+
+// handleQR draws the QR code of an existing code's short URL.
+func (s *server) handleQR() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "QR codes answer GET and HEAD only"))
+			return
+		}
+		code := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")
+		if _, err := s.links.Lookup(r.Context(), code); err != nil {
+			s.notFound(w, r, err)
+			return
+		}
+		svg, err := qrSVG(s.cfg.PublicURL + "/" + code)
+		if err != nil {
+			s.error(w, r, backend.Wrap(backend.EINTERNAL, err, "internal error"))
+			return
+		}
+		securityHeaders(w.Header())
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Write(svg)
+	}
+}
+
+// notFound answers a browser with a page and anyone else with JSON.
+func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
+	if backend.ErrorCode(err) == backend.ENOTFOUND && wantsHTML(r) {
+		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist"})
+		return
+	}
+	s.error(w, r, err)
+}
+
+func (s *server) handleHome() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.renderPage(w, http.StatusOK, pageData{})
+	}
+}
+
+// handleFormShorten is the form post of the page without JavaScript.
+func (s *server) handleFormShorten() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.renderPage(w, http.StatusBadRequest, pageData{Error: "The form could not be read. Please try again."})
+			return
+		}
+		raw := strings.TrimSpace(r.PostForm.Get("url"))
+		l, created, err := s.links.Shorten(r.Context(), raw)
+		if err != nil {
+			status, ok := statusOf[backend.ErrorCode(err)]
+			if !ok || status >= 500 {
+				s.logger.Error("form shorten failed", "err", err)
+				s.renderPage(w, http.StatusServiceUnavailable, pageData{URL: raw, Error: "The shortener is unavailable right now. Please try again in a moment."})
+				return
+			}
+			s.renderPage(w, status, pageData{URL: raw, Error: sentence(backend.ErrorMessage(err))})
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		res := shortenResponse{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL}
+		s.renderPage(w, status, pageData{URL: raw, Result: &res})
+	}
+}
+
+// sentence makes an error message read as one: capital first, full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 type healthResponse struct {

@@ -15,6 +15,7 @@ import (
 type Links interface {
 	Shorten(ctx context.Context, rawURL string) (backend.Link, bool, error)
 	Resolve(ctx context.Context, code string) (string, error)
+	Lookup(ctx context.Context, code string) (string, error) // Resolve without counting
 	Health(ctx context.Context) error
 }
 

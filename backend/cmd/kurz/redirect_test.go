@@ -52,7 +52,7 @@ func TestRedirect(t *testing.T) {
 		}
 	})
 	t.Run("ErrNotACode", func(t *testing.T) {
-		for _, path := range []string{"/abc", "/toolongcode", "/aB3dE.G", "/aB3dEfG/x", "/"} {
+		for _, path := range []string{"/abc", "/toolongcode", "/aB3dE.G", "/aB3dEfG/x", "/static/x.js"} {
 			res := do(t, http.MethodGet, b.URL+path, "", "")
 			if res.Status != http.StatusNotFound {
 				t.Errorf("GET %s = %d %s", path, res.Status, res.Raw)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -60,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kurz_pending_hits", Help: "Redirects counted in memory, not yet in Postgres.",
 	}, func() float64 { return float64(hits.Pending()) }))
-	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, OwnHosts: []string{hostOf(cfg.PublicURL)}}
+	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}}
 	links := backend.NewShortener(db, cache, codec, policy, hits, logger)
 	handler, err := kurzhttp.NewServer(logger, links, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -164,9 +163,4 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("health: %s", res.Status)
 	}
 	return nil
-}
-
-func hostOf(rawURL string) string {
-	u, _ := url.Parse(rawURL)
-	return u.Hostname()
 }

@@ -1,0 +1,100 @@
+package http
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
+
+	"github.com/kurzlink/kurz/backend"
+)
+
+//go:embed web
+var webFS embed.FS
+
+var page = template.Must(template.ParseFS(webFS, "web/page.html"))
+
+// pageData fills web/page.html.
+type pageData struct {
+	URL      string
+	Error    string
+	Result   *shortenResponse
+	NotFound string // set for the 404/410 page
+}
+
+// securityHeaders are sent with every page and static file: no inline script,
+// no framing, no sniffing, no referrer leaking the short link's target.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+func (s *server) renderPage(w http.ResponseWriter, status int, data pageData) {
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, data); err != nil {
+		s.logger.Error("rendering page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *server) handleStatic() http.Handler {
+	sub, _ := fs.Sub(webFS, "web")
+	files := http.FileServer(http.FS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if name != "app.js" && name != "app.css" {
+			s.error(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
+			return
+		}
+		securityHeaders(w.Header())
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/" + name
+		files.ServeHTTP(w, r2)
+	})
+}
+
+// wantsHTML reports whether the client prefers a page to JSON (a browser).
+func wantsHTML(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "text/html")
+}
+
+// qrSVG draws content as a QR code in SVG, one path of dark modules.
+func qrSVG(content string) ([]byte, error) {
+	code, err := qr.Encode(content, qr.M, qr.Auto)
+	if err != nil {
+		return nil, err
+	}
+	return renderSVG(code), nil
+}
+
+func renderSVG(code barcode.Barcode) []byte {
+	const quiet = 4 // modules of white border, as the standard asks
+	b := code.Bounds()
+	size := b.Dx() + 2*quiet
+	var path strings.Builder
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if r, _, _, _ := code.At(x, y).RGBA(); r == 0 {
+				fmt.Fprintf(&path, "M%d %dh1v1h-1z", x-b.Min.X+quiet, y-b.Min.Y+quiet)
+			}
+		}
+	}
+	return []byte(fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`+
+		`<rect width="100%%" height="100%%" fill="#fff"/><path fill="#000" d="%s"/></svg>`, size, size, path.String()))
+}
