@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run test test-go test-yaegi bench deps traefik build clean
+.PHONY: run test test-go test-yaegi bench deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
 	./bin/kurz-stack
 
-## test: unit, integration, Yaegi and end-to-end tests against real servers and the pinned Traefik
-test: deps traefik test-yaegi test-go
+## test: unit, integration, Yaegi, end-to-end and browser tests against real servers and the pinned Traefik
+test: deps-test traefik test-yaegi test-go
 
 test-go:
 	KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -p 2 -timeout 20m ./...
@@ -23,6 +23,9 @@ bench: deps traefik build
 
 deps:
 	scripts/install-deps.sh
+
+deps-test:
+	KURZ_BROWSER_TESTS=1 scripts/install-deps.sh
 
 ## traefik: build the pinned Traefik once into bin/ (~15 minutes cold)
 traefik:

@@ -1,0 +1,116 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kurzlink/kurz/internal/stack"
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+// MustBrowser starts a headless Chromium with a fresh profile and no network chatter.
+func MustBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	chrome, err := stack.LookPath("KURZ_CHROMIUM", "chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+	testenv.Need(tb, "chromium (apt-get install chromium)", err)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.WindowSize(1000, 800),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	tb.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+func saveScreenshot(tb testing.TB, name string, png []byte) {
+	tb.Helper()
+	dir := filepath.Join(testenv.Root(), "out", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
+}
+
+func TestBrowserShortensAndOpensALink(t *testing.T) {
+	s := MustStack(t)
+	ctx := MustBrowser(t)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>Landing page</title><h1>You have arrived</h1>")
+	}))
+	defer target.Close()
+	home := s.Traefik.URL() + "/"
+	long := target.URL + "/landing/" + fmt.Sprint(time.Now().UnixNano())
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(home),
+		chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("url"), long),
+		chromedp.Click(chromedp.ID("shorten")),
+		chromedp.WaitVisible(chromedp.ID("short-url")),
+	); err != nil {
+		t.Fatalf("shortening in the browser: %v", err)
+	}
+	shortURL := mustRun(t, ctx, chromedp.Text(chromedp.ID("short-url")))
+	qrSrc := mustRun(t, ctx, chromedp.AttributeValue(chromedp.ID("qr"), "src"))
+	saveScreenshot(t, "shortened.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+	if !strings.HasPrefix(shortURL, s.Traefik.URL()+"/") {
+		t.Fatalf("short URL on the page = %q", shortURL)
+	}
+	if !strings.HasSuffix(qrSrc.Value, "/qr") {
+		t.Errorf("QR image src = %q", qrSrc.Value)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(shortURL), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatalf("opening the short URL: %v", err)
+	}
+	landed := mustRun(t, ctx, chromedp.Location())
+	heading := mustRun(t, ctx, chromedp.Text(chromedp.CSS("h1")))
+	if landed != long || heading != "You have arrived" {
+		t.Errorf("browser landed on %q (%q), want %q", landed, heading, long)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(home),
+		chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("url"), "javascript:alert(1)"),
+		chromedp.Click(chromedp.ID("shorten")),
+	); err != nil {
+		t.Fatalf("submitting javascript: %v", err)
+	}
+	mustRun(t, ctx, chromedp.Poll[bool](`document.getElementById('url-error').textContent.length > 0`))
+	message := mustRun(t, ctx, chromedp.Text(chromedp.ID("url-error")))
+	saveScreenshot(t, "error.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+	if !strings.Contains(message, "http") {
+		t.Errorf("error next to the field = %q, want it to explain that only http(s) links work", message)
+	}
+}
+
+func mustRun[T any](tb testing.TB, ctx context.Context, a chromedp.Action[T]) T {
+	tb.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
