@@ -41,7 +41,7 @@ func CreateConfig() *Config {
 		Cooldown:       "2s",
 		RedirectStatus: http.StatusMovedPermanently,
 		CacheControl:   "private, max-age=90",
-		HotCacheSize:   10000,
+		HotCacheSize:   20000,
 		HotCacheTTL:    "5s",
 		FlushInterval:  "1s",
 	}
