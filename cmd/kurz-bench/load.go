@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,15 @@ func (w wrkResult) socketErrors() int64 {
 	return w.ConnectErrors + w.ReadErrors + w.WriteErrors + w.Timeouts
 }
 
-// wrk runs one load: a warm-up, then the measured run. host may be empty; arg
-// is a path file or "create".
-func (b *bench) wrk(ctx context.Context, url, host, arg string, d time.Duration) (wrkResult, error) {
+// load is one wrk workload: host may be empty; arg is a path file or "create".
+type load struct{ url, host, arg string }
+
+// rounds of an interleaved comparison.
+const rounds = 3
+
+// wrk runs one load for d.
+func (b *bench) wrk(ctx context.Context, l load, d time.Duration) (wrkResult, error) {
+	url, host, arg := l.url, l.host, l.arg
 	script := filepath.Join(b.root, "traefik", "bench", "wrk.lua")
 	args := []string{"-t", strconv.Itoa(b.threads), "-c", strconv.Itoa(b.connections),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Seconds()))), "--timeout", "5s", "-s", script}
@@ -59,12 +66,38 @@ func (b *bench) wrk(ctx context.Context, url, host, arg string, d time.Duration)
 	return r, nil
 }
 
-// run warms up, then measures.
-func (b *bench) load(ctx context.Context, url, host, arg string) (wrkResult, error) {
-	if _, err := b.wrk(ctx, url, host, arg, b.warmup); err != nil {
+// load warms up, then measures.
+func (b *bench) load(ctx context.Context, l load) (wrkResult, error) {
+	if _, err := b.wrk(ctx, l, b.warmup); err != nil {
 		return wrkResult{}, err
 	}
-	return b.wrk(ctx, url, host, arg, b.duration)
+	return b.wrk(ctx, l, b.duration)
+}
+
+// interleaved warms both loads up, then runs them alternately for a few
+// rounds and returns each one's median round: the machine's drift hits both.
+func (b *bench) interleaved(ctx context.Context, x, y load) ([2]wrkResult, error) {
+	var out [2]wrkResult
+	runs := [2][]wrkResult{}
+	for _, l := range []load{x, y} {
+		if _, err := b.wrk(ctx, l, b.warmup); err != nil {
+			return out, err
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		for i, l := range []load{x, y} {
+			res, err := b.wrk(ctx, l, b.duration/2)
+			if err != nil {
+				return out, err
+			}
+			runs[i] = append(runs[i], res)
+		}
+	}
+	for i := range runs {
+		sort.Slice(runs[i], func(a, c int) bool { return runs[i][a].rps() < runs[i][c].rps() })
+		out[i] = runs[i][len(runs[i])/2]
+	}
+	return out, nil
 }
 
 // writePaths writes request paths to a file for wrk.lua and returns its name.

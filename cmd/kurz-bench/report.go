@@ -36,7 +36,7 @@ func report(stdout io.Writer, dir string, res *results) error {
 	fmt.Fprintf(&md, "\nResident memory of Traefik with / without the plugin: %.1f / %.1f MB before any load, %.1f / %.1f MB after the edge-hot / ceiling scenario. ",
 		res.IdleTraefikRSSMB[0], res.IdleTraefikRSSMB[1], res.LoadedTraefikRSSMB[0], res.LoadedTraefikRSSMB[1])
 	fmt.Fprintf(&md, "After every scenario (the plugin's Traefik also proxied): %.1f / %.1f MB; one backend replica %.1f MB. "+
-		"Redis read events per edge-served redirect (hot cache off, warm-up included): %.3f.\n",
+		"Redis read events (round trips) per edge-served redirect, hot cache off: %.3f.\n",
 		res.TraefikRSSMB, res.CeilingTraefikRSSMB, res.BackendRSSMB, res.RedisReadsPerRequest)
 	for _, s := range res.Scenarios {
 		if s.Note != "" {
