@@ -12,6 +12,8 @@ const (
 	ETOOLARGE         = "payload_too_large"      // body over the limit
 	EUNSUPPORTED      = "unsupported_media_type" // not application/json
 	ENOTFOUND         = "not_found"
+	EGONE             = "gone" // expired or out of visits
+	EUNAUTHORIZED     = "unauthorized"
 	EMETHODNOTALLOWED = "method_not_allowed"
 	ECONFLICT         = "conflict"
 	EUNAVAILABLE      = "unavailable" // a dependency is down

@@ -6,19 +6,22 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/kurzlink/kurz/link"
 )
 
-// Shortener creates and resolves links: Postgres is the truth, Redis a cache
-// in front of it whose failures only cost speed.
+// Shortener creates, resolves and manages links: Postgres is the truth, Redis
+// a cache in front of it whose failures only cost speed.
 type Shortener struct {
-	store  LinkStore
-	cache  LinkCache
-	codec  *Codec
-	policy URLPolicy
-	hits   *HitCounter
-	logger *slog.Logger
+	store    LinkStore
+	cache    LinkCache
+	codec    *Codec
+	policy   URLPolicy
+	hits     *HitCounter
+	logger   *slog.Logger
+	redirect int // the default redirect status, the edge's too
+	now      func() time.Time
 
 	mu  sync.Mutex
 	ids []int64 // reserved sequence ids not yet used
@@ -27,23 +30,32 @@ type Shortener struct {
 // IDBlock is how many sequence ids one round trip reserves.
 const IDBlock = 16
 
-func NewShortener(store LinkStore, cache LinkCache, codec *Codec, policy URLPolicy, hits *HitCounter, logger *slog.Logger) *Shortener {
-	return &Shortener{store: store, cache: cache, codec: codec, policy: policy, hits: hits, logger: logger}
+func NewShortener(store LinkStore, cache LinkCache, codec *Codec, policy URLPolicy, hits *HitCounter, defaultRedirect int, logger *slog.Logger) *Shortener {
+	return &Shortener{store: store, cache: cache, codec: codec, policy: policy, hits: hits,
+		redirect: defaultRedirect, logger: logger, now: time.Now}
 }
 
-// Shorten returns the link of rawURL, creating it when the URL is new.
-func (s *Shortener) Shorten(ctx context.Context, rawURL string) (Link, bool, error) {
-	normalized, err := s.policy.Normalize(rawURL)
+// Shorten returns the link asked for; a plain URL that exists already gives
+// its link (created false), anything else makes a new one.
+func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool, error) {
+	normalized, err := s.policy.Normalize(req.URL)
 	if err != nil {
 		return Link{}, false, err
 	}
-	hash := HashURL(normalized)
-	if code, err := s.cache.CodeForHash(ctx, hash); err != nil {
-		s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
-	} else if code != "" {
-		return Link{Code: code, URL: normalized, URLHash: hash}, false, nil
+	if err := s.validateOptions(req); err != nil {
+		return Link{}, false, err
 	}
-	l, created, err := s.create(ctx, normalized, hash)
+	l := Link{URL: normalized, URLHash: HashURL(normalized), Dedup: req.Plain(),
+		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect}
+	if l.Dedup {
+		if code, err := s.cache.CodeForHash(ctx, l.URLHash); err != nil {
+			s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
+		} else if code != "" {
+			l.Code = code
+			return l, false, nil
+		}
+	}
+	l, created, err := s.create(ctx, l, req.Alias)
 	if err != nil {
 		return Link{}, false, err
 	}
@@ -51,30 +63,51 @@ func (s *Shortener) Shorten(ctx context.Context, rawURL string) (Link, bool, err
 	return l, created, nil
 }
 
-// create inserts the link; a taken code (the secret changed) moves on to the next id.
-func (s *Shortener) create(ctx context.Context, normalized string, hash []byte) (Link, bool, error) {
+func (s *Shortener) validateOptions(req CreateRequest) error {
+	if req.Alias != "" {
+		if err := ValidateAlias(req.Alias); err != nil {
+			return err
+		}
+	}
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
+		return Errorf(EINVALIDURL, "expires_at must be in the future")
+	}
+	if req.MaxVisits != nil && *req.MaxVisits <= 0 {
+		return Errorf(EINVALIDURL, "max_visits must be a positive number")
+	}
+	if req.Redirect != 0 && !ValidRedirect(req.Redirect) {
+		return Errorf(EINVALIDURL, "redirect must be 301, 302, 307 or 308")
+	}
+	return nil
+}
+
+// create inserts the link; a generated code that is taken (an alias, or a
+// changed secret) moves on to the next id, a taken alias is ECONFLICT.
+func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, bool, error) {
 	for attempt := 0; ; attempt++ {
 		id, err := s.nextID(ctx)
 		if err != nil {
 			return Link{}, false, err
 		}
-		code, err := s.codec.Encode(id)
-		if err != nil {
-			return Link{}, false, err
+		l.ID, l.Code = id, alias
+		if alias == "" {
+			if l.Code, err = s.codec.Encode(id); err != nil {
+				return Link{}, false, err
+			}
 		}
-		l, created, err := s.store.CreateLink(ctx, Link{ID: id, Code: code, URL: normalized, URLHash: hash})
-		if ErrorCode(err) == ECONFLICT && attempt < 3 {
-			s.logger.Error("generated code already taken: was the code secret changed?", "code", code)
+		stored, created, err := s.store.CreateLink(ctx, l)
+		if ErrorCode(err) == ECONFLICT && alias == "" && attempt < 3 {
+			s.logger.Warn("generated code already taken (an alias, or a changed code secret)", "code", l.Code)
 			continue
 		}
-		if err != nil {
+		if ErrorCode(err) == ECONFLICT && alias != "" {
 			s.giveBackID(id)
-			return Link{}, false, err
+			return Link{}, false, Errorf(ECONFLICT, "the alias %q is taken", alias)
 		}
-		if !created {
+		if err != nil || !created {
 			s.giveBackID(id)
 		}
-		return l, created, nil
+		return stored, created, err
 	}
 }
 
@@ -100,45 +133,142 @@ func (s *Shortener) giveBackID(id int64) {
 	s.mu.Unlock()
 }
 
+// cacheTTL is how long l may sit in Redis where the edge serves it: never
+// when each visit must be checked (a visit limit, or a status of its own),
+// else until it expires, at most a day.
+func (s *Shortener) cacheTTL(l Link) time.Duration {
+	if l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) {
+		return 0
+	}
+	ttl := link.CodeTTL
+	if l.ExpiresAt != nil {
+		ttl = min(ttl, l.ExpiresAt.Sub(s.now()))
+	}
+	return max(ttl, 0)
+}
+
 func (s *Shortener) fillCache(ctx context.Context, l Link) {
-	if err := s.cache.SetLink(ctx, l); err != nil {
+	ttl := s.cacheTTL(l)
+	if ttl <= 0 {
+		return
+	}
+	if err := s.cache.SetLink(ctx, l, ttl); err != nil {
 		s.logger.Warn("redis fill failed", "op", "set_link", "err", err)
 	}
 }
 
-// Resolve returns the target URL of code and counts the visit.
-func (s *Shortener) Resolve(ctx context.Context, code string) (string, error) {
-	url, err := s.Lookup(ctx, code)
-	if err != nil {
-		return "", err
-	}
-	s.hits.Record(code)
-	return url, nil
-}
-
-// Lookup returns the target URL of code without counting a visit.
-func (s *Shortener) Lookup(ctx context.Context, code string) (string, error) {
-	if !link.IsCode(code) {
-		return "", Errorf(ENOTFOUND, "no link has this code")
+// Resolve returns the target and redirect status of code and counts the visit.
+func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, error) {
+	if !link.IsAlias(code) {
+		return "", 0, Errorf(ENOTFOUND, "no link has this code")
 	}
 	url, err := s.cache.URL(ctx, code)
 	if err != nil {
 		s.logger.Warn("redis lookup failed, using postgres", "err", err)
 	}
-	if url == "" {
-		l, err := s.store.FindByCode(ctx, code)
-		if err != nil {
-			return "", err
-		}
-		url = l.URL
-		if err := s.cache.SetURL(ctx, code, url); err != nil {
+	if url != "" { // only links the edge may serve are cached
+		s.hits.Record(code)
+		return url, s.redirect, nil
+	}
+	l, err := s.store.FindByCode(ctx, code)
+	if err != nil {
+		return "", 0, err
+	}
+	status := s.statusOf(l)
+	if l.Expired(s.now()) {
+		return "", 0, Errorf(EGONE, "this link has expired")
+	}
+	if l.MaxVisits != nil {
+		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
+		return url, status, err
+	}
+	if ttl := s.cacheTTL(l); ttl > 0 {
+		if err := s.cache.SetURL(ctx, code, l.URL, ttl); err != nil {
 			s.logger.Warn("redis fill failed", "op", "set_url", "err", err)
 		}
 	}
-	return url, nil
+	s.hits.Record(code)
+	return l.URL, status, nil
 }
 
-// Health returns the first failing dependency's error, nil when all answer.
+func (s *Shortener) statusOf(l Link) int {
+	if l.Redirect != 0 {
+		return l.Redirect
+	}
+	return s.redirect
+}
+
+// Get returns the link of code with its counts so far.
+func (s *Shortener) Get(ctx context.Context, code string) (Link, error) {
+	if !link.IsAlias(code) {
+		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+	}
+	return s.store.FindByCode(ctx, code)
+}
+
+// Lookup checks that code names a live link, without counting a visit.
+func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
+	l, err := s.Get(ctx, code)
+	if err == nil && l.Expired(s.now()) {
+		err = Errorf(EGONE, "this link has expired")
+	}
+	return l, err
+}
+
+// List returns a page of links, newest first, and the cursor of the next page.
+func (s *Shortener) List(ctx context.Context, q ListQuery) ([]Link, string, error) {
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 20
+	}
+	return s.store.ListLinks(ctx, q)
+}
+
+// Update changes a link and removes its old cache entries, so that the edge
+// stops serving the old target within its hot-cache TTL.
+func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link, error) {
+	if !link.IsAlias(code) {
+		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+	}
+	if p.URL != nil {
+		normalized, err := s.policy.Normalize(*p.URL)
+		if err != nil {
+			return Link{}, err
+		}
+		p.URL = &normalized
+	}
+	if err := s.validateOptions(CreateRequest{ExpiresAt: p.ExpiresAt, MaxVisits: p.MaxVisits, Redirect: deref(p.Redirect)}); err != nil {
+		return Link{}, err
+	}
+	before, after, err := s.store.UpdateLink(ctx, code, p)
+	if err != nil {
+		return Link{}, err
+	}
+	s.forget(ctx, before)
+	s.fillCache(ctx, after)
+	return after, nil
+}
+
+// Delete removes a link and its cache entries.
+func (s *Shortener) Delete(ctx context.Context, code string) error {
+	if !link.IsAlias(code) {
+		return Errorf(ENOTFOUND, "no link has this code")
+	}
+	l, err := s.store.DeleteLink(ctx, code)
+	if err != nil {
+		return err
+	}
+	s.forget(ctx, l)
+	return nil
+}
+
+func (s *Shortener) forget(ctx context.Context, l Link) {
+	if err := s.cache.Forget(ctx, l.Code, l.URLHash); err != nil {
+		// The entries expire by themselves; until then a replica may serve the old target.
+		s.logger.Error("redis forget failed: old target cached until its TTL", "code", l.Code, "err", err)
+	}
+}
+
+// Health returns the failing dependencies' errors, nil when all answer.
 func (s *Shortener) Health(ctx context.Context) error {
 	var errs []error
 	if err := s.store.Ping(ctx); err != nil {
@@ -152,3 +282,10 @@ func (s *Shortener) Health(ctx context.Context) error {
 
 // HashHex is a URL hash as it appears in Redis keys.
 func HashHex(hash []byte) string { return hex.EncodeToString(hash) }
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -5,7 +5,10 @@
 // Redis contract:
 //
 //	code:{code}      string  the target URL, absolute http(s), no CR/LF;
-//	                         written by the backend with a TTL of CodeTTL.
+//	                         written by the backend with a TTL of CodeTTL or
+//	                         until the link expires; only for links the edge
+//	                         may serve as they are (no visit limit, the
+//	                         default redirect status). Removed on change.
 //	urlhash:{hex}    string  the code of a normalized URL (hex SHA-256);
 //	                         the backend's dedup cache, TTL URLHashTTL.
 //	hits             hash    field {code} → pending redirect count; the edge
@@ -21,6 +24,10 @@ import (
 const (
 	// CodeLength is the length of every generated short code.
 	CodeLength = 7
+	// AliasMinLength and AliasMaxLength bound custom codes (aliases). Only
+	// CodeLength-long ones are served at the edge; others go to the backend.
+	AliasMinLength = 3
+	AliasMaxLength = 64
 	// Alphabet is URL-safe Base64: 64^7 = 2^42 codes.
 	Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -40,6 +47,19 @@ const (
 // IsCode reports whether s has the shape of a short code.
 func IsCode(s string) bool {
 	if len(s) != CodeLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !CodeByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// IsAlias reports whether s has the shape of a generated code or an alias.
+func IsAlias(s string) bool {
+	if len(s) < AliasMinLength || len(s) > AliasMaxLength {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -11,13 +11,11 @@ import (
 )
 
 type shortenRequest struct {
-	URL *string `json:"url"`
-}
-
-type shortenResponse struct {
-	ShortCode   string `json:"short_code"`
-	ShortURL    string `json:"short_url"`
-	OriginalURL string `json:"original_url"`
+	URL       *string `json:"url"`
+	Alias     string  `json:"alias"`
+	ExpiresAt *string `json:"expires_at"`
+	MaxVisits *int64  `json:"max_visits"`
+	Redirect  int     `json:"redirect"`
 }
 
 func (s *server) handleShorten() http.HandlerFunc {
@@ -31,7 +29,13 @@ func (s *server) handleShorten() http.HandlerFunc {
 			s.error(w, r, backend.Errorf(backend.EINVALIDURL, `field "url" is required`))
 			return
 		}
-		l, created, err := s.links.Shorten(r.Context(), *req.URL)
+		expires, err := parseTime("expires_at", req.ExpiresAt)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		l, created, err := s.links.Shorten(r.Context(), backend.CreateRequest{
+			URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect})
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -40,8 +44,20 @@ func (s *server) handleShorten() http.HandlerFunc {
 		if created {
 			status = http.StatusCreated
 		}
-		s.respond(w, status, shortenResponse{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL})
+		s.respond(w, status, s.linkJSON(l, false))
 	}
+}
+
+// parseTime reads an optional RFC 3339 time.
+func parseTime(field string, v *string) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, *v)
+	if err != nil {
+		return nil, backend.Errorf(backend.EINVALIDURL, "%s must be an RFC 3339 time such as 2030-01-02T15:04:05Z", field)
+	}
+	return &t, nil
 }
 
 // handleCode serves /{code} (the redirect) and /{code}/qr; any other path is
@@ -55,9 +71,9 @@ func (s *server) handleCode() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := strings.TrimPrefix(r.URL.Path, "/")
 		switch {
-		case link.IsCode(path):
+		case link.IsAlias(path):
 			redirect.ServeHTTP(w, r)
-		case strings.HasSuffix(path, "/qr") && link.IsCode(strings.TrimSuffix(path, "/qr")):
+		case strings.HasSuffix(path, "/qr") && link.IsAlias(strings.TrimSuffix(path, "/qr")):
 			qrCode.ServeHTTP(w, r)
 		default:
 			notFound.ServeHTTP(w, r)
@@ -72,7 +88,7 @@ func (s *server) handleRedirect() http.HandlerFunc {
 			s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "short links answer GET and HEAD only"))
 			return
 		}
-		target, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"))
+		target, status, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"))
 		if err != nil {
 			s.notFound(w, r, err)
 			return
@@ -81,7 +97,7 @@ func (s *server) handleRedirect() http.HandlerFunc {
 			w.Header().Set("Cache-Control", s.cfg.CacheControl)
 		}
 		w.Header().Set("Location", target)
-		w.WriteHeader(s.cfg.RedirectCode)
+		w.WriteHeader(status)
 	}
 }
 
@@ -112,11 +128,14 @@ func (s *server) handleQR() http.HandlerFunc {
 
 // notFound answers a browser with a page and anyone else with JSON.
 func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
-	if backend.ErrorCode(err) == backend.ENOTFOUND && wantsHTML(r) {
+	switch code := backend.ErrorCode(err); {
+	case code == backend.ENOTFOUND && wantsHTML(r):
 		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist"})
-		return
+	case code == backend.EGONE && wantsHTML(r):
+		s.renderPage(w, http.StatusGone, pageData{NotFound: "This short link has expired"})
+	default:
+		s.error(w, r, err)
 	}
-	s.error(w, r, err)
 }
 
 func (s *server) handleHome() http.HandlerFunc {
@@ -134,7 +153,7 @@ func (s *server) handleFormShorten() http.HandlerFunc {
 			return
 		}
 		raw := strings.TrimSpace(r.PostForm.Get("url"))
-		l, created, err := s.links.Shorten(r.Context(), raw)
+		l, created, err := s.links.Shorten(r.Context(), backend.CreateRequest{URL: raw})
 		if err != nil {
 			status, ok := statusOf[backend.ErrorCode(err)]
 			if !ok || status >= 500 {
@@ -149,7 +168,7 @@ func (s *server) handleFormShorten() http.HandlerFunc {
 		if created {
 			status = http.StatusCreated
 		}
-		res := shortenResponse{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL}
+		res := s.linkJSON(l, false)
 		s.renderPage(w, status, pageData{URL: raw, Result: &res})
 	}
 }

@@ -17,6 +17,8 @@ var statusOf = map[string]int{
 	backend.ETOOLARGE:         http.StatusRequestEntityTooLarge,
 	backend.EUNSUPPORTED:      http.StatusUnsupportedMediaType,
 	backend.ENOTFOUND:         http.StatusNotFound,
+	backend.EGONE:             http.StatusGone,
+	backend.EUNAUTHORIZED:     http.StatusUnauthorized,
 	backend.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
 	backend.ECONFLICT:         http.StatusConflict,
 	backend.EUNAVAILABLE:      http.StatusServiceUnavailable,
@@ -44,6 +46,9 @@ func (s *server) error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kurz"`)
 	}
 	var body errorBody
 	body.Error.Code = code

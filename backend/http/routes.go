@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -11,15 +12,25 @@ import (
 // routes lists every route. /{code} and /{code}/qr live at the root next to
 // fixed paths, which httprouter v1 cannot express, so handleCode serves them
 // as NotFound.
-func (s *server) routes() http.Handler {
-	r := httprouter.New()
-	r.Handler(http.MethodPost, "/api/shorten", s.instrument("shorten", s.handleShorten()))
+func (s *server) routes() *httprouter.Router {
+	r := &router{Router: httprouter.New(), server: s}
+	shorten := http.Handler(s.handleShorten())
+	if !s.cfg.OpenKeyless {
+		shorten = s.requireKey(shorten)
+	}
+	r.Handler(http.MethodPost, "/api/shorten", s.instrument("shorten", shorten))
+	r.Handler(http.MethodGet, "/api/links", s.instrument("links", s.requireKey(s.handleListLinks())))
+	r.Handler(http.MethodGet, "/api/links/:code", s.instrument("link", s.requireKey(s.handleGetLink())))
+	r.Handler(http.MethodPatch, "/api/links/:code", s.instrument("link", s.requireKey(s.handlePatchLink())))
+	r.Handler(http.MethodDelete, "/api/links/:code", s.instrument("link", s.requireKey(s.handleDeleteLink())))
+	r.Handler(http.MethodGet, "/api/openapi.json", s.instrument("openapi", s.handleOpenAPI()))
 	r.Handler(http.MethodGet, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodHead, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))
 	r.NotFound = s.handleCode()
+	s.routeList = append(s.routeList, "GET /{code}", "HEAD /{code}", "GET /{code}/qr", "HEAD /{code}/qr") // served by handleCode
 	r.MethodNotAllowed = s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "method %s is not allowed here", r.Method))
 	}))
@@ -27,5 +38,27 @@ func (s *server) routes() http.Handler {
 		s.logger.Error("panic in handler", "panic", v, "path", r.URL.Path)
 		s.error(w, r, errorf(backend.EINTERNAL, "internal error"))
 	}
-	return r
+	return r.Router
+}
+
+// router records every route it registers, for Server.Routes.
+type router struct {
+	*httprouter.Router
+	server *server
+}
+
+func (r *router) Handler(method, path string, h http.Handler) {
+	r.server.routeList = append(r.server.routeList, method+" "+openAPIPath(path))
+	r.Router.Handler(method, path, h)
+}
+
+// openAPIPath writes httprouter's /a/:b and /c/*d as /a/{b} and /c/{d}.
+func openAPIPath(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "*") {
+			parts[i] = "{" + p[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
 }

@@ -13,10 +13,19 @@ import (
 
 // Links is what the HTTP layer needs from the domain.
 type Links interface {
-	Shorten(ctx context.Context, rawURL string) (backend.Link, bool, error)
-	Resolve(ctx context.Context, code string) (string, error)
-	Lookup(ctx context.Context, code string) (string, error) // Resolve without counting
+	Shorten(ctx context.Context, req backend.CreateRequest) (backend.Link, bool, error)
+	Resolve(ctx context.Context, code string) (string, int, error) // target and status; counts the visit
+	Lookup(ctx context.Context, code string) (backend.Link, error) // a live link, not counted
+	Get(ctx context.Context, code string) (backend.Link, error)
+	List(ctx context.Context, q backend.ListQuery) ([]backend.Link, string, error)
+	Update(ctx context.Context, code string, p backend.LinkPatch) (backend.Link, error)
+	Delete(ctx context.Context, code string) error
 	Health(ctx context.Context) error
+}
+
+// Keys checks API keys.
+type Keys interface {
+	Check(ctx context.Context, key string) error
 }
 
 // Config holds the HTTP settings.
@@ -25,17 +34,29 @@ type Config struct {
 	MaxBodyBytes int64
 	RedirectCode int    // 301 unless set
 	CacheControl string // sent with redirects
+	OpenKeyless  bool   // POST /api/shorten without a key (the management API always needs one)
 }
 
 type server struct {
-	links   Links
-	logger  *slog.Logger
-	cfg     Config
-	metrics *metrics
+	routeList []string
+	links     Links
+	keys      Keys
+	logger    *slog.Logger
+	cfg       Config
+	metrics   *metrics
 }
 
+// Server is the public handler.
+type Server struct {
+	http.Handler
+	routes []string
+}
+
+// Routes lists every route as "METHOD /path/{param}".
+func (s *Server) Routes() []string { return s.routes }
+
 // NewServer returns the public handler; its metrics go to reg.
-func NewServer(logger *slog.Logger, links Links, cfg Config, reg prometheus.Registerer) (http.Handler, error) {
+func NewServer(logger *slog.Logger, links Links, keys Keys, cfg Config, reg prometheus.Registerer) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 8 << 10
 	}
@@ -46,6 +67,7 @@ func NewServer(logger *slog.Logger, links Links, cfg Config, reg prometheus.Regi
 	if err != nil {
 		return nil, err
 	}
-	s := &server{links: links, logger: logger, cfg: cfg, metrics: m}
-	return s.routes(), nil
+	s := &server{links: links, keys: keys, logger: logger, cfg: cfg, metrics: m}
+	h := s.routes()
+	return &Server{Handler: h, routes: s.routeList}, nil
 }

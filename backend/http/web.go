@@ -24,7 +24,7 @@ var page = template.Must(template.ParseFS(webFS, "web/page.html"))
 type pageData struct {
 	URL      string
 	Error    string
-	Result   *shortenResponse
+	Result   *linkJSON
 	NotFound string // set for the 404/410 page
 }
 

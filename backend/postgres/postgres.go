@@ -87,44 +87,6 @@ func (db *DB) NextIDs(ctx context.Context, n int) ([]int64, error) {
 	return ids, done(err)
 }
 
-// createSQL inserts unless the URL hash exists, and returns the row either way.
-// When a concurrent insert of the same URL commits after this statement's
-// snapshot, it returns no row and the caller runs it again.
-const createSQL = `
-WITH ins AS (
-	INSERT INTO url_mappings (id, short_code, original_url, url_hash)
-	VALUES ($1, $2, $3, $4)
-	ON CONFLICT (url_hash) DO NOTHING
-	RETURNING short_code, original_url, created_at, access_count, true AS created
-)
-SELECT * FROM ins
-UNION ALL
-SELECT short_code, original_url, created_at, access_count, false FROM url_mappings WHERE url_hash = $4
-LIMIT 1`
-
-func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
-	ctx, done := db.begin(ctx, "create_link")
-	for attempt := 0; ; attempt++ {
-		out := backend.Link{URLHash: l.URLHash}
-		var created bool
-		err := db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash).
-			Scan(&out.Code, &out.URL, &out.CreatedAt, &out.AccessCount, &created)
-		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
-			continue
-		}
-		return out, created, done(err)
-	}
-}
-
-func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error) {
-	ctx, done := db.begin(ctx, "find_by_code")
-	l := backend.Link{Code: code}
-	err := db.pool.QueryRow(ctx,
-		`SELECT id, original_url, url_hash, created_at, access_count FROM url_mappings WHERE short_code = $1`, code).
-		Scan(&l.ID, &l.URL, &l.URLHash, &l.CreatedAt, &l.AccessCount)
-	return l, done(err)
-}
-
 // AddHits adds all counts in one statement, rows locked in code order so that
 // replicas flushing at once cannot deadlock.
 func (db *DB) AddHits(ctx context.Context, hits map[string]int64) error {

@@ -58,19 +58,19 @@ func TestCreateLink(t *testing.T) {
 	}
 	hash := backend.HashURL("https://example.com/")
 	t.Run("OK", func(t *testing.T) {
-		l, created, err := db.CreateLink(ctx, backend.Link{ID: 1, Code: "aaaaaaa", URL: "https://example.com/", URLHash: hash})
+		l, created, err := db.CreateLink(ctx, backend.Link{ID: 1, Code: "aaaaaaa", URL: "https://example.com/", URLHash: hash, Dedup: true})
 		if err != nil || !created || l.Code != "aaaaaaa" {
 			t.Fatalf("CreateLink = %+v, %v, %v", l, created, err)
 		}
 	})
 	t.Run("SameURLReturnsExisting", func(t *testing.T) {
-		l, created, err := db.CreateLink(ctx, backend.Link{ID: 2, Code: "bbbbbbb", URL: "https://example.com/", URLHash: hash})
+		l, created, err := db.CreateLink(ctx, backend.Link{ID: 2, Code: "bbbbbbb", URL: "https://example.com/", URLHash: hash, Dedup: true})
 		if err != nil || created || l.Code != "aaaaaaa" {
 			t.Fatalf("CreateLink = %+v, %v, %v", l, created, err)
 		}
 	})
 	t.Run("ErrCodeTaken", func(t *testing.T) {
-		_, _, err := db.CreateLink(ctx, backend.Link{ID: 3, Code: "aaaaaaa", URL: "https://example.org/", URLHash: backend.HashURL("https://example.org/")})
+		_, _, err := db.CreateLink(ctx, backend.Link{ID: 3, Code: "aaaaaaa", URL: "https://example.org/", URLHash: backend.HashURL("https://example.org/"), Dedup: true})
 		if got, want := backend.ErrorCode(err), backend.ECONFLICT; got != want {
 			t.Fatalf("error code = %q (%v), want %q", got, err, want)
 		}

@@ -72,19 +72,26 @@ func (c *Cache) URL(ctx context.Context, code string) (string, error) {
 	return c.get(ctx, "get_url", link.CodeKey(code))
 }
 
-func (c *Cache) SetURL(ctx context.Context, code, url string) error {
-	return c.set(ctx, "set_url", link.CodeKey(code), url, link.CodeTTL)
+func (c *Cache) SetURL(ctx context.Context, code, url string, ttl time.Duration) error {
+	return c.set(ctx, "set_url", link.CodeKey(code), url, min(ttl, link.CodeTTL))
+}
+
+func (c *Cache) Forget(ctx context.Context, code string, urlHash []byte) error {
+	ctx, done := c.begin(ctx, "forget")
+	return done(c.client.Del(ctx, link.CodeKey(code), link.URLHashKey(backend.HashHex(urlHash))).Err(), "")
 }
 
 func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error) {
 	return c.get(ctx, "get_code", link.URLHashKey(backend.HashHex(urlHash)))
 }
 
-func (c *Cache) SetLink(ctx context.Context, l backend.Link) error {
+func (c *Cache) SetLink(ctx context.Context, l backend.Link, ttl time.Duration) error {
 	ctx, done := c.begin(ctx, "set_link")
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, link.CodeKey(l.Code), l.URL, link.CodeTTL)
-		p.Set(ctx, link.URLHashKey(backend.HashHex(l.URLHash)), l.Code, link.URLHashTTL)
+		p.Set(ctx, link.CodeKey(l.Code), l.URL, min(ttl, link.CodeTTL))
+		if l.Dedup {
+			p.Set(ctx, link.URLHashKey(backend.HashHex(l.URLHash)), l.Code, link.URLHashTTL)
+		}
 		return nil
 	})
 	return done(err, "")

@@ -25,6 +25,7 @@ type config struct {
 	RedisTimeout  time.Duration
 	StartTimeout  time.Duration
 	LogLevel      string
+	RequireAPIKey bool // POST /api/shorten needs a key too
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -45,6 +46,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT", 250*time.Millisecond),
 		StartTimeout:  e.duration("KURZ_START_TIMEOUT", 30*time.Second),
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
+		RequireAPIKey: e.str("KURZ_REQUIRE_API_KEY", "false") == "true",
 	}
 	if e.err != nil {
 		return c, e.err

@@ -23,11 +23,15 @@ import (
 
 // run wires the backend and serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 1 && args[1] == "healthcheck" { // for container health checks: the image has no curl
-		return healthcheck(ctx, getenv)
-	}
 	if len(args) > 1 {
-		return fmt.Errorf("unknown command %q (run without arguments to serve, or \"healthcheck\")", args[1])
+		switch args[1] {
+		case "healthcheck": // for container health checks: the image has no curl
+			return healthcheck(ctx, getenv)
+		case "keys":
+			return runKeys(ctx, args[2:], getenv, stdout)
+		default:
+			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\" or \"healthcheck\"", args[1])
+		}
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -60,10 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Name: "kurz_pending_hits", Help: "Redirects counted in memory, not yet in Postgres.",
 	}, func() float64 { return float64(hits.Pending()) }))
 	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}}
-	links := backend.NewShortener(db, cache, codec, policy, hits, logger)
-	handler, err := kurzhttp.NewServer(logger, links, kurzhttp.Config{
+	links := backend.NewShortener(db, cache, codec, policy, hits, cfg.RedirectCode, logger)
+	keys := backend.NewKeyRing(db, 10*time.Second)
+	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
-		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl,
+		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
 	}, reg)
 	if err != nil {
 		return err

@@ -1,0 +1,29 @@
+package backend
+
+import (
+	"strings"
+
+	"github.com/kurzlink/kurz/link"
+)
+
+// reserved are paths of kurz itself, or likely to be one day.
+var reserved = map[string]bool{
+	"api": true, "health": true, "metrics": true, "static": true, "admin": true, "login": true,
+	"logout": true, "openapi": true, "dashboard": true, "favicon": true, "robots": true, "qr": true,
+}
+
+// ValidateAlias checks a custom code: 3 to 64 characters of the code alphabet, not reserved.
+func ValidateAlias(alias string) error {
+	if !link.IsAlias(alias) {
+		return Errorf(EINVALIDURL, "alias must be %d to %d characters of A-Z, a-z, 0-9, - and _", link.AliasMinLength, link.AliasMaxLength)
+	}
+	if reserved[strings.ToLower(alias)] {
+		return Errorf(EINVALIDURL, "alias %q is reserved", alias)
+	}
+	return nil
+}
+
+// ValidRedirect reports whether status may be used for a redirect.
+func ValidRedirect(status int) bool {
+	return status == 301 || status == 302 || status == 307 || status == 308
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/backend/postgres"
+)
+
+const keysUsage = `usage:
+  kurz keys create --name NAME   make a key; it is printed once, only its hash is kept
+  kurz keys list                 list keys (names, not secrets)
+  kurz keys revoke NAME|ID       revoke a key (replicas notice within 10 s)`
+
+// runKeys manages API keys in the database of DATABASE_URL.
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", keysUsage)
+	}
+	url := getenv("DATABASE_URL")
+	if url == "" {
+		url = "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"
+	}
+	db, err := postgres.Open(ctx, url, 10*time.Second, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		name := fs.String("name", "", "what the key is for")
+		if err := fs.Parse(args[1:]); err != nil || *name == "" {
+			return fmt.Errorf("keys create needs --name NAME\n%s", keysUsage)
+		}
+		key, k, err := backend.NewKeyRing(db, 0).Create(ctx, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", key)
+		fmt.Fprintf(stdout, "# key %d %q created; store it now, it is not shown again\n", k.ID, k.Name)
+		return nil
+	case "list":
+		keys, err := db.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\\tNAME\\tCREATED\\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if k.RevokedAt != nil {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\\t%s\\t%s\\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(args) != 2 {
+			return fmt.Errorf("keys revoke needs NAME or ID\n%s", keysUsage)
+		}
+		k, err := db.RevokeKey(ctx, args[1])
+		if err != nil {
+			return fmt.Errorf("revoking %q: %s", args[1], backend.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "key %d %q revoked\n", k.ID, k.Name)
+		return nil
+	default:
+		return fmt.Errorf("unknown keys command %q\n%s", args[0], keysUsage)
+	}
+}

@@ -1,0 +1,170 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/kurzlink/kurz/backend"
+)
+
+// linkJSON is a link as the API shows it; full adds the management fields.
+type linkJSON struct {
+	ShortCode   string     `json:"short_code"`
+	ShortURL    string     `json:"short_url"`
+	OriginalURL string     `json:"original_url"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	MaxVisits   *int64     `json:"max_visits,omitempty"`
+	Redirect    int        `json:"redirect,omitempty"`
+	CreatedAt   *time.Time `json:"created_at,omitempty"`
+	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
+	AccessCount *int64     `json:"access_count,omitempty"`
+}
+
+func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
+	j := linkJSON{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL,
+		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect}
+	if full {
+		j.CreatedAt, j.UpdatedAt, j.AccessCount = &l.CreatedAt, &l.UpdatedAt, &l.AccessCount
+		if j.Redirect == 0 {
+			j.Redirect = s.cfg.RedirectCode
+		}
+	}
+	return j
+}
+
+// requireKey lets a request through with an active key in Authorization: Bearer or X-API-Key.
+func (s *server) requireKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-API-Key")
+		if auth := r.Header.Get("Authorization"); key == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+			key = strings.TrimSpace(auth[7:])
+		}
+		if err := s.keys.Check(r.Context(), key); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type listResponse struct {
+	Links      []linkJSON `json:"links"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+func (s *server) handleListLinks() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := 20
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				s.error(w, r, backend.Errorf(backend.EINVALID, "limit must be a number from 1 to 100"))
+				return
+			}
+			limit = n
+		}
+		links, next, err := s.links.List(r.Context(), backend.ListQuery{Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q")})
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		res := listResponse{Links: make([]linkJSON, len(links)), NextCursor: next}
+		for i, l := range links {
+			res.Links[i] = s.linkJSON(l, true)
+		}
+		s.respond(w, http.StatusOK, res)
+	}
+}
+
+func (s *server) handleGetLink() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		l, err := s.links.Get(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code"))
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		s.respond(w, http.StatusOK, s.linkJSON(l, true))
+	}
+}
+
+// patchFields are the fields PATCH accepts; null clears expires_at and max_visits.
+var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true}
+
+func (s *server) handlePatchLink() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var fields map[string]json.RawMessage
+		if err := s.decode(w, r, &fields); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		p, err := parsePatch(fields)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		l, err := s.links.Update(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code"), p)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		s.respond(w, http.StatusOK, s.linkJSON(l, true))
+	}
+}
+
+func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
+	var p backend.LinkPatch
+	if len(fields) == 0 {
+		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits or redirect")
+	}
+	for name, raw := range fields {
+		if !patchFields[name] {
+			return p, backend.Errorf(backend.EINVALID, "unknown field %q", name)
+		}
+		isNull := string(raw) == "null"
+		var err error
+		switch name {
+		case "url":
+			err = json.Unmarshal(raw, &p.URL)
+			if isNull {
+				return p, backend.Errorf(backend.EINVALIDURL, "url cannot be null")
+			}
+		case "expires_at":
+			p.SetExpiresAt = true
+			var v *string
+			if err = json.Unmarshal(raw, &v); err == nil {
+				p.ExpiresAt, err = parseTime("expires_at", v)
+				if err != nil {
+					return p, err
+				}
+			}
+		case "max_visits":
+			p.SetMaxVisits = true
+			err = json.Unmarshal(raw, &p.MaxVisits)
+		case "redirect":
+			err = json.Unmarshal(raw, &p.Redirect)
+			if isNull {
+				p.Redirect = new(int) // back to the default
+			}
+		}
+		if err != nil {
+			return p, backend.Errorf(backend.EINVALID, "field %q has the wrong type", name)
+		}
+	}
+	return p, nil
+}
+
+func (s *server) handleDeleteLink() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.links.Delete(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code")); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,181 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kurzlink/kurz/backend"
+)
+
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0)`
+
+func scanLink(row pgx.Row) (backend.Link, error) {
+	var l backend.Link
+	var redirect int16
+	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect)
+	l.Redirect = int(redirect)
+	return l, err
+}
+
+// createPlainSQL inserts unless the URL hash exists among plain links, and
+// returns the row either way. When a concurrent insert of the same URL commits
+// after this statement's snapshot, it returns no row and the caller runs it again.
+const createPlainSQL = `
+WITH ins AS (
+	INSERT INTO url_mappings (id, short_code, original_url, url_hash)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (url_hash) WHERE dedup DO NOTHING
+	RETURNING ` + linkColumns + `, true AS created
+)
+SELECT * FROM ins
+UNION ALL
+SELECT ` + linkColumns + `, false FROM url_mappings WHERE url_hash = $4 AND dedup
+LIMIT 1`
+
+const createSQL = `
+INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status)
+VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0))
+RETURNING ` + linkColumns
+
+func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
+	ctx, done := db.begin(ctx, "create_link")
+	if !l.Dedup {
+		out, err := scanLink(db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect))
+		return out, err == nil, done(err)
+	}
+	for attempt := 0; ; attempt++ {
+		var out backend.Link
+		var created bool
+		var redirect int16
+		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
+			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &created)
+		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
+			continue
+		}
+		return out, created, done(err)
+	}
+}
+
+func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error) {
+	ctx, done := db.begin(ctx, "find_by_code")
+	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1`, code))
+	return l, done(err)
+}
+
+// Visit counts a visit only while the link is live: the row lock of the
+// UPDATE serializes concurrent visits from every replica.
+func (db *DB) Visit(ctx context.Context, code string) (string, error) {
+	ctx, done := db.begin(ctx, "visit")
+	var url string
+	err := db.pool.QueryRow(ctx, `
+		UPDATE url_mappings SET access_count = access_count + 1
+		WHERE short_code = $1 AND (max_visits IS NULL OR access_count < max_visits)
+		  AND (expires_at IS NULL OR expires_at > now())
+		RETURNING original_url`, code).Scan(&url)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, ferr := db.FindByCode(ctx, code); ferr != nil {
+			return "", done(ferr)
+		}
+		return "", done(backend.Errorf(backend.EGONE, "this link has expired or reached its visit limit"))
+	}
+	return url, done(err)
+}
+
+// ListLinks pages by (created_at, id), newest first; the cursor encodes the last row's pair.
+func (db *DB) ListLinks(ctx context.Context, q backend.ListQuery) ([]backend.Link, string, error) {
+	after, afterID, err := decodeCursor(q.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, done := db.begin(ctx, "list_links")
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+linkColumns+` FROM url_mappings
+		WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2))
+		  AND ($3 = '' OR original_url ILIKE '%' || $3 || '%' ESCAPE '\')
+		ORDER BY created_at DESC, id DESC
+		LIMIT $4`, after, afterID, escapeLike(q.Search), q.Limit+1)
+	if err != nil {
+		return nil, "", done(err)
+	}
+	links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Link, error) { return scanLink(r) })
+	if err != nil {
+		return nil, "", done(err)
+	}
+	next := ""
+	if len(links) > q.Limit {
+		links = links[:q.Limit]
+		last := links[len(links)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return links, next, done(nil)
+}
+
+func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) (before, after backend.Link, err error) {
+	ctx, done := db.begin(ctx, "update_link")
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		if before, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1 FOR UPDATE`, code)); err != nil {
+			return err
+		}
+		after = before
+		if p.URL != nil && *p.URL != before.URL {
+			after.URL, after.URLHash, after.Dedup = *p.URL, backend.HashURL(*p.URL), false // a changed link stands alone
+		}
+		if p.SetExpiresAt {
+			after.ExpiresAt = p.ExpiresAt
+		}
+		if p.SetMaxVisits {
+			after.MaxVisits = p.MaxVisits
+		}
+		if p.Redirect != nil {
+			after.Redirect = *p.Redirect
+		}
+		after, err = scanLink(tx.QueryRow(ctx, `
+			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
+			       max_visits = $6, redirect_status = nullif($7, 0), updated_at = now()
+			WHERE short_code = $1 RETURNING `+linkColumns,
+			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect))
+		return err
+	})
+	return before, after, done(err)
+}
+
+func (db *DB) DeleteLink(ctx context.Context, code string) (backend.Link, error) {
+	ctx, done := db.begin(ctx, "delete_link")
+	l, err := scanLink(db.pool.QueryRow(ctx, `DELETE FROM url_mappings WHERE short_code = $1 RETURNING `+linkColumns, code))
+	return l, done(err)
+}
+
+func encodeCursor(t time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d", t.UnixMicro(), id)))
+}
+
+func decodeCursor(c string) (*time.Time, int64, error) {
+	if c == "" {
+		return nil, 0, nil
+	}
+	bad := backend.Errorf(backend.EINVALID, "cursor is not one this server gave")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, 0, bad
+	}
+	micros, id, ok := strings.Cut(string(b), ".")
+	m, err1 := strconv.ParseInt(micros, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return nil, 0, bad
+	}
+	t := time.UnixMicro(m)
+	return &t, n, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
