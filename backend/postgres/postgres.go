@@ -128,8 +128,12 @@ func translate(err error) error {
 	if err == nil {
 		return nil
 	}
+	var domainErr *backend.Error
+	if errors.As(err, &domainErr) {
+		return err
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return backend.Wrap(backend.ENOTFOUND, err, "no link has this code")
+		return backend.Wrap(backend.ENOTFOUND, err, "not found")
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

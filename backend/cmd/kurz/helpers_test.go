@@ -109,6 +109,10 @@ func do(tb testing.TB, method, url, contentType, body string) response {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return toResponse(res)
+}
+
+func toResponse(res *http.Response) response {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
