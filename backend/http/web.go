@@ -87,12 +87,19 @@ func renderSVG(code barcode.Barcode) []byte {
 	const quiet = 4 // modules of white border, as the standard asks
 	b := code.Bounds()
 	size := b.Dx() + 2*quiet
+	dark := func(x, y int) bool { r, _, _, _ := code.At(x, y).RGBA(); return r == 0 }
 	var path strings.Builder
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			if r, _, _, _ := code.At(x, y).RGBA(); r == 0 {
-				fmt.Fprintf(&path, "M%d %dh1v1h-1z", x-b.Min.X+quiet, y-b.Min.Y+quiet)
+			if !dark(x, y) {
+				continue
 			}
+			run := 1 // one rectangle per horizontal run of dark modules
+			for x+run < b.Max.X && dark(x+run, y) {
+				run++
+			}
+			fmt.Fprintf(&path, "M%d %dh%dv1h-%dz", x-b.Min.X+quiet, y-b.Min.Y+quiet, run, run)
+			x += run - 1
 		}
 	}
 	return []byte(fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`+
