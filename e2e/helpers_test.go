@@ -51,12 +51,23 @@ func do(tb testing.TB, method, url, contentType, body string) response {
 }
 
 func tryDo(method, url, contentType, body string) (response, error) {
+	return tryDoKey(method, url, "", body, contentType)
+}
+
+// tryDoKey sends body (JSON when contentType is empty and body is not) with an API key.
+func tryDoKey(method, url, key, body string, contentType ...string) (response, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return response{}, err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	switch {
+	case len(contentType) > 0 && contentType[0] != "":
+		req.Header.Set("Content-Type", contentType[0])
+	case len(contentType) == 0 && body != "":
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	res, err := client.Do(req)
 	if err != nil {

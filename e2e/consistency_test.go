@@ -1,0 +1,118 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kurzlink/kurz/internal/stack"
+)
+
+// edgeBound is how long the edge may keep serving a changed link: the
+// hot-cache TTL (5 s) plus one sweep tick (1.25 s), with a little margin.
+const edgeBound = 7 * time.Second
+
+// MustKey creates an API key with the backend's command line.
+func MustKey(tb testing.TB, s *stack.Stack) string {
+	tb.Helper()
+	cmd := exec.Command(s.Backends[0].Bin, "keys", "create", "--name", "e2e")
+	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("kurz keys create: %v", err)
+	}
+	key, _, _ := strings.Cut(string(out), "\n")
+	return key
+}
+
+// waitUntil polls the redirect of code until it shows want, and returns how long that took.
+func waitUntil(tb testing.TB, s *stack.Stack, code string, want func(response) bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for {
+		r := do(tb, "GET", s.Traefik.URL()+"/"+code, "", "")
+		if want(r) {
+			return time.Since(start)
+		}
+		if time.Since(start) > 2*edgeBound {
+			tb.Fatalf("after %s the edge still answers %d %s", time.Since(start), r.Status, r.Header.Get("Location"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEdgeConsistency(t *testing.T) {
+	s := MustStack(t)
+	key := MustKey(t, s)
+	manage := func(method, code, body string) response {
+		t.Helper()
+		req := s.Traefik.URL() + "/api/links/" + code
+		res, err := tryDoKey(method, req, key, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	warm := func(code string) {
+		for i := 0; i < 3; i++ { // into Redis and the plugin's hot cache
+			do(t, "GET", s.Traefik.URL()+"/"+code, "", "")
+		}
+	}
+
+	t.Run("PatchedTargetWithinBound", func(t *testing.T) {
+		code := MustShorten(t, s, "https://example.com/consistency/old")
+		warm(code)
+		if res := manage("PATCH", code, `{"url":"https://example.com/consistency/new"}`); res.Status != 200 {
+			t.Fatalf("patch = %d %s", res.Status, res.Raw)
+		}
+		took := waitUntil(t, s, code, func(r response) bool { return r.Header.Get("Location") == "https://example.com/consistency/new" })
+		t.Logf("the edge served the new target after %s", took)
+		if took > edgeBound {
+			t.Errorf("old target served for %s, bound %s", took, edgeBound)
+		}
+		for i := 0; i < 20; i++ {
+			if loc := do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Header.Get("Location"); loc != "https://example.com/consistency/new" {
+				t.Fatalf("old target again: %q", loc)
+			}
+		}
+	})
+	t.Run("DeletedWithinBound", func(t *testing.T) {
+		code := MustShorten(t, s, "https://example.com/consistency/deleted")
+		warm(code)
+		if res := manage("DELETE", code, ""); res.Status != 204 {
+			t.Fatalf("delete = %d %s", res.Status, res.Raw)
+		}
+		took := waitUntil(t, s, code, func(r response) bool { return r.Status == 404 })
+		t.Logf("the edge stopped redirecting after %s", took)
+		if took > edgeBound {
+			t.Errorf("deleted link served for %s, bound %s", took, edgeBound)
+		}
+	})
+	t.Run("ExpiryHonouredAtTheEdge", func(t *testing.T) {
+		expires := time.Now().Add(2 * time.Second)
+		res := do(t, "POST", s.Traefik.URL()+"/api/shorten", "application/json",
+			fmt.Sprintf(`{"url":"https://example.com/consistency/expiring","expires_at":%q}`, expires.UTC().Format(time.RFC3339Nano)))
+		code, _ := res.Body["short_code"].(string)
+		warm(code)
+		if r := do(t, "GET", s.Traefik.URL()+"/"+code, "", ""); r.Status != 301 {
+			t.Fatalf("before expiry = %d", r.Status)
+		}
+		waitUntil(t, s, code, func(r response) bool { return r.Status == 410 })
+		if late := time.Since(expires); late > edgeBound {
+			t.Errorf("expired link served %s after its expiry, bound %s", late, edgeBound)
+		}
+	})
+	t.Run("VisitLimitNeverAtTheEdge", func(t *testing.T) {
+		res := do(t, "POST", s.Traefik.URL()+"/api/shorten", "application/json", `{"url":"https://example.com/consistency/limited","max_visits":2}`)
+		code, _ := res.Body["short_code"].(string)
+		got := []int{}
+		for i := 0; i < 5; i++ {
+			got = append(got, do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Status)
+		}
+		if fmt.Sprint(got) != "[301 301 410 410 410]" {
+			t.Errorf("5 visits of a 2-visit link through Traefik = %v", got)
+		}
+	})
+}
