@@ -11,6 +11,8 @@
 //	                         default redirect status). Removed on change.
 //	urlhash:{hex}    string  the code of a normalized URL (hex SHA-256);
 //	                         the backend's dedup cache, TTL URLHashTTL.
+//	kurz:invalidate  channel a code whose link changed or was deleted: the
+//	                         edge drops it from its hot cache at once.
 //	hits             hash    field {code} → pending redirect count; the edge
 //	                         and backends HINCRBY it, one backend at a time
 //	                         takes it whole and adds it to Postgres.
@@ -37,6 +39,8 @@ const (
 	URLHashKeyPrefix = "urlhash:"
 	// HitsKey is the Redis hash of pending redirect counts by code.
 	HitsKey = "hits"
+	// InvalidateChannel carries codes whose cached targets must be dropped.
+	InvalidateChannel = "kurz:invalidate"
 
 	// CodeTTL is how long a code → URL entry lives in Redis.
 	CodeTTL = 24 * time.Hour

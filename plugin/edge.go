@@ -70,6 +70,9 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	edges[edgeKey] = e
 	go c.connect() // now rather than on the first request
 	go e.loop()
+	if hot {
+		go e.subscribe()
+	}
 	return e
 }
 

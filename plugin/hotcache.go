@@ -68,6 +68,30 @@ func (h *hotCache) sweep(hits map[string]int64) {
 	}
 }
 
+// drop removes code, keeping its hits.
+func (h *hotCache) drop(code string) {
+	h.mu.Lock()
+	if e := h.entries[code]; e != nil {
+		if e.hits > 0 {
+			h.pending[code] += e.hits
+		}
+		delete(h.entries, code)
+	}
+	h.mu.Unlock()
+}
+
+// clear removes every entry, keeping the hits.
+func (h *hotCache) clear() {
+	h.mu.Lock()
+	for code, e := range h.entries {
+		if e.hits > 0 {
+			h.pending[code] += e.hits
+		}
+	}
+	h.entries = make(map[string]*entry, h.size)
+	h.mu.Unlock()
+}
+
 func (h *hotCache) len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -335,3 +335,22 @@ func concCode(i int) string {
 	s := strconv.Itoa(i)
 	return "tCc" + strings.Repeat("0", 4-len(s)) + s
 }
+
+// A code announced on the invalidation channel leaves the hot cache at once.
+func TestInvalidation(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tInv001", "https://example.com/before")
+	h, _ := mustNewConnected(t, testConfig(r.addr, "1h"))
+	if loc := serve(h, "GET", "/tInv001").Header().Get("Location"); loc != "https://example.com/before" {
+		t.Fatalf("Location = %q", loc)
+	}
+	mustDo(t, r.addr, "SET", "code:tInv001", "https://example.com/after")
+	deadline := time.Now().Add(5 * time.Second)
+	for serve(h, "GET", "/tInv001").Header().Get("Location") != "https://example.com/after" {
+		if time.Now().After(deadline) {
+			t.Fatal("the hot cache kept the old target although it was invalidated")
+		}
+		mustDo(t, r.addr, "PUBLISH", "kurz:invalidate", "tInv001") // again, until the subscription is up
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -57,7 +57,7 @@ func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
 	p.readTimeout = o.readTimeout
 	p.client = client
 	p.cond = sync.NewCond(&p.mu)
-	if err := p.handshake(o); err != nil {
+	if err := handshake(conn, p.r, o, true); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -65,7 +65,8 @@ func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
 	return p, nil
 }
 
-func (p *pipe) handshake(o redisOptions) error {
+// handshake authenticates and, when selectDB, selects the database.
+func handshake(conn net.Conn, r *bufio.Reader, o redisOptions, selectDB bool) error {
 	var cmd []byte
 	replies := 0
 	if o.password != "" {
@@ -76,21 +77,21 @@ func (p *pipe) handshake(o redisOptions) error {
 		}
 		replies++
 	}
-	if o.db != 0 {
+	if o.db != 0 && selectDB {
 		cmd = appendCommand(cmd, "SELECT", strconv.Itoa(o.db))
 		replies++
 	}
 	if replies == 0 {
 		return nil
 	}
-	p.conn.SetDeadline(time.Now().Add(o.dialTimeout + o.readTimeout))
-	defer p.conn.SetDeadline(time.Time{})
-	if _, err := p.conn.Write(cmd); err != nil {
+	conn.SetDeadline(time.Now().Add(o.dialTimeout + o.readTimeout))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := conn.Write(cmd); err != nil {
 		return err
 	}
 	for i := 0; i < replies; i++ {
 		c := &call{}
-		if err := readReply(p.r, c); err != nil {
+		if err := readReply(r, c); err != nil {
 			return err
 		}
 		if c.err != nil {

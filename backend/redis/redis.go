@@ -76,9 +76,15 @@ func (c *Cache) SetURL(ctx context.Context, code, url string, ttl time.Duration)
 	return c.set(ctx, "set_url", link.CodeKey(code), url, min(ttl, link.CodeTTL))
 }
 
+// Forget deletes a link's entries and tells the edges to drop it from their hot caches.
 func (c *Cache) Forget(ctx context.Context, code string, urlHash []byte) error {
 	ctx, done := c.begin(ctx, "forget")
-	return done(c.client.Del(ctx, link.CodeKey(code), link.URLHashKey(backend.HashHex(urlHash))).Err(), "")
+	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, link.CodeKey(code), link.URLHashKey(backend.HashHex(urlHash)))
+		p.Publish(ctx, link.InvalidateChannel, code)
+		return nil
+	})
+	return done(err, "")
 }
 
 func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error) {
