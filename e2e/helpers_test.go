@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,55 +28,24 @@ func MustStack(tb testing.TB) *stack.Stack {
 	})
 }
 
-var client = &http.Client{
-	Timeout:       10 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-type response struct {
-	Status int
-	Header http.Header
-	Body   map[string]any
-	Raw    string
-}
+type response = testenv.Response
 
 func do(tb testing.TB, method, url, contentType, body string) response {
 	tb.Helper()
-	res, err := tryDo(method, url, contentType, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
+	return testenv.Do(tb, method, url, body, "Content-Type", contentType)
 }
 
 func tryDo(method, url, contentType, body string) (response, error) {
-	return tryDoKey(method, url, "", body, contentType)
+	return testenv.Send(method, url, body, "Content-Type", contentType)
 }
 
-// tryDoKey sends body (JSON when contentType is empty and body is not) with an API key.
-func tryDoKey(method, url, key, body string, contentType ...string) (response, error) {
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		return response{}, err
+// tryDoKey sends a JSON body with an API key.
+func tryDoKey(method, url, key, body string) (response, error) {
+	ct := ""
+	if body != "" {
+		ct = "application/json"
 	}
-	switch {
-	case len(contentType) > 0 && contentType[0] != "":
-		req.Header.Set("Content-Type", contentType[0])
-	case len(contentType) == 0 && body != "":
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out, nil
+	return testenv.Send(method, url, body, "Content-Type", ct, "Authorization", "Bearer "+key)
 }
 
 func shorten(tb testing.TB, s *stack.Stack, url string) response {
@@ -95,11 +63,7 @@ func MustShorten(tb testing.TB, s *stack.Stack, url string) string {
 	return res.Body["short_code"].(string)
 }
 
-func errorCode(r response) string {
-	e, _ := r.Body["error"].(map[string]any)
-	s, _ := e["code"].(string)
-	return s
-}
+func errorCode(r response) string { return r.ErrorCode() }
 
 func MustRedis(tb testing.TB, s *stack.Stack) *goredis.Client {
 	tb.Helper()
@@ -172,19 +136,6 @@ func waitHealthy(tb testing.TB, s *stack.Stack, n int) {
 	}
 }
 
-func eventually(tb testing.TB, timeout time.Duration, check func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var eventually = testenv.Eventually
 
 var bg = context.Background()

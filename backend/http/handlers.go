@@ -81,11 +81,19 @@ func (s *server) handleCode() http.Handler {
 	})
 }
 
+// getOrHead answers 405 to other methods and reports whether to go on.
+func (s *server) getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "short links answer GET and HEAD only"))
+	return false
+}
+
 func (s *server) handleRedirect() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "short links answer GET and HEAD only"))
+		if !s.getOrHead(w, r) {
 			return
 		}
 		target, status, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"))
@@ -104,9 +112,7 @@ func (s *server) handleRedirect() http.HandlerFunc {
 // handleQR draws the QR code of an existing code's short URL.
 func (s *server) handleQR() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			s.error(w, r, backend.Errorf(backend.EMETHODNOTALLOWED, "QR codes answer GET and HEAD only"))
+		if !s.getOrHead(w, r) {
 			return
 		}
 		code := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")

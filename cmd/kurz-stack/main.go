@@ -98,11 +98,7 @@ func config(getenv func(string) string) (stack.Config, error) {
 		cfg.BackendPorts = append(cfg.BackendPorts, first+i)
 		cfg.MetricsPorts = append(cfg.MetricsPorts, first+1000+i)
 	}
-	for _, kv := range os.Environ() { // pass KURZ_* settings (rate limit, secret, …) on
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "KURZ_") && getenv(k) != "" {
-			cfg.Env[k] = v
-		}
-	}
+	// KURZ_* settings (rate limit, secret, …) reach the processes through the inherited environment.
 	if len(errs) > 0 {
 		return cfg, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

@@ -1,11 +1,15 @@
 package testenv
 
 import (
+	"context"
+
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/kurzlink/kurz/internal/stack"
 )
@@ -25,7 +29,9 @@ var (
 	databaseCount atomic.Int64
 )
 
-// SharedRedis returns a server shared by the tests of this binary; tests use their own keys.
+// SharedRedis returns a server shared by the tests of this binary, emptied
+// for each test: tests of one binary run one after another, and links of
+// different test databases would otherwise meet under the same keys.
 func SharedRedis(tb testing.TB) *Redis {
 	tb.Helper()
 	redisOnce.Do(func() {
@@ -36,6 +42,11 @@ func SharedRedis(tb testing.TB) *Redis {
 		}
 	})
 	Need(tb, "redis-server", sharedErr["redis"])
+	c := goredis.NewClient(&goredis.Options{Addr: sharedRedis.Addr()})
+	defer c.Close()
+	if err := c.FlushAll(context.Background()).Err(); err != nil {
+		tb.Fatalf("emptying the shared Redis: %v", err)
+	}
 	return sharedRedis
 }
 

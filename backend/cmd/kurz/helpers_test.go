@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,41 +82,16 @@ func (b *kurzBackend) Stop(tb testing.TB) {
 	})
 }
 
-var noRedirect = &http.Client{
-	Timeout:       10 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
+var noRedirect = testenv.Client
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   map[string]any
-	Raw    string
-}
+type response = testenv.Response
 
 func do(tb testing.TB, method, url, contentType, body string) response {
 	tb.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := noRedirect.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return toResponse(res)
+	return testenv.Do(tb, method, url, body, "Content-Type", contentType)
 }
 
-func toResponse(res *http.Response) response {
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
-}
+func toResponse(res *http.Response) response { return testenv.ReadResponse(res) }
 
 func shorten(tb testing.TB, base, url string) response {
 	tb.Helper()
@@ -136,11 +109,7 @@ func MustShorten(tb testing.TB, base, url string) string {
 	return res.Body["short_code"].(string)
 }
 
-func errorCode(r response) string {
-	e, _ := r.Body["error"].(map[string]any)
-	s, _ := e["code"].(string)
-	return s
-}
+func errorCode(r response) string { return r.ErrorCode() }
 
 func MustQueryInt(tb testing.TB, databaseURL, sql string, args ...any) int64 {
 	tb.Helper()
@@ -165,18 +134,4 @@ func MustRedisClient(tb testing.TB, r *testenv.Redis) *goredis.Client {
 	return c
 }
 
-// eventually retries check until it passes or timeout ends.
-func eventually(tb testing.TB, timeout time.Duration, check func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var eventually = testenv.Eventually

@@ -27,18 +27,11 @@ func MustCreateKey(tb testing.TB, databaseURL, name string) string {
 
 func doKey(tb testing.TB, method, url, key, body string) response {
 	tb.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	ct := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		ct = "application/json"
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	res, err := noRedirect.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return toResponse(res)
+	return testenv.Do(tb, method, url, body, "Content-Type", ct, "Authorization", "Bearer "+key)
 }
 
 func TestAPIKeys(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,15 +11,7 @@ import (
 
 func get(tb testing.TB, u, accept string) response {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	res, err := noRedirect.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Raw: readAll(res)}
+	return testenv.Do(tb, http.MethodGet, u, "", "Accept", accept)
 }
 
 func TestWebPage(t *testing.T) {
@@ -100,8 +91,4 @@ func TestWebPage(t *testing.T) {
 	})
 }
 
-func readAll(res *http.Response) string {
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
+func readAll(res *http.Response) string { return testenv.ReadResponse(res).Raw }
