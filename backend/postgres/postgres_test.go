@@ -2,10 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
@@ -90,4 +94,33 @@ func TestCreateLink(t *testing.T) {
 			t.Fatalf("FindByCode = %+v, %v", l, err)
 		}
 	})
+}
+
+// The benchmarks' pgbench script runs against the current schema.
+func TestPgbenchScriptMatchesSchema(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	db := MustOpen(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(testenv.Root(), "traefik", "bench", "create.pgbench.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sql []string
+	for _, line := range strings.Split(string(script), "\n") {
+		if !strings.HasPrefix(line, `\set`) && !strings.HasPrefix(line, "--") {
+			sql = append(sql, strings.ReplaceAll(line, ":id", "1234567890123"))
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i := 0; i < 2; i++ { // created, then found
+		if _, err := conn.Exec(context.Background(), strings.Join(sql, "\n")); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
 }
