@@ -280,6 +280,17 @@ func (s *Shortener) Health(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Ready returns nil while this replica can serve something: with Postgres
+// alone it serves everything (slower), with Redis alone cached redirects.
+// Only both down make it useless, so only that takes it out of the pool.
+func (s *Shortener) Ready(ctx context.Context) error {
+	pgErr, redisErr := s.store.Ping(ctx), s.cache.Ping(ctx)
+	if pgErr != nil && redisErr != nil {
+		return errors.New("postgres and redis are unavailable")
+	}
+	return nil
+}
+
 // HashHex is a URL hash as it appears in Redis keys.
 func HashHex(hash []byte) string { return hex.EncodeToString(hash) }
 

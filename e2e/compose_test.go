@@ -106,7 +106,7 @@ func TestDockerCompose(t *testing.T) {
 		for k, want := range map[string]string{
 			"traefik.enable": "true",
 			"traefik.http.services.kurz-backend.loadbalancer.server.port":          "8080",
-			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path":     "/health",
+			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path":     "/health/ready",
 			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.interval": "10s",
 			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.timeout":  "3s",
 		} {

@@ -204,3 +204,26 @@ func TestTraefikShowsPluginAndMetrics(t *testing.T) {
 		t.Errorf("ping = %d", r.Status)
 	}
 }
+
+// With Redis down the replicas stay in the pool: redirects and creation go on from Postgres.
+func TestRedisDownThroughTraefik(t *testing.T) {
+	s := MustStack(t)
+	code := MustShorten(t, s, "https://example.com/e2e/redis-down")
+	s.Redis.Stop()
+	defer func() {
+		if err := s.Redis.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHealthy(t, s, len(s.Backends))
+	}()
+	time.Sleep(2500 * time.Millisecond) // two health-check intervals
+	if r := do(t, "GET", s.Traefik.URL()+"/"+code, "", ""); r.Status != http.StatusMovedPermanently {
+		t.Errorf("redirect with Redis down = %d %s", r.Status, r.Raw)
+	}
+	if r := shorten(t, s, "https://example.com/e2e/created-without-redis"); r.Status != http.StatusCreated {
+		t.Errorf("create with Redis down = %d %s", r.Status, r.Raw)
+	}
+	if r := do(t, "GET", s.Traefik.URL()+"/health", "", ""); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("/health with Redis down = %d, want 503 (it reports, the pool uses /health/ready)", r.Status)
+	}
+}

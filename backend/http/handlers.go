@@ -196,6 +196,19 @@ type healthResponse struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// handleReady is the load balancer's check: 503 only when the replica can serve nothing.
+func (s *server) handleReady() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.links.Ready(ctx); err != nil {
+			s.respond(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Error: err.Error()})
+			return
+		}
+		s.respond(w, http.StatusOK, healthResponse{Status: "ready"})
+	}
+}
+
 func (s *server) handleHealth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

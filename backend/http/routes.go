@@ -26,6 +26,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodGet, "/api/openapi.json", s.instrument("openapi", s.handleOpenAPI()))
 	r.Handler(http.MethodGet, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodHead, "/health", s.instrument("health", s.handleHealth()))
+	r.Handler(http.MethodGet, "/health/ready", s.instrument("ready", s.handleReady()))
+	r.Handler(http.MethodHead, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))

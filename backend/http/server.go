@@ -21,6 +21,7 @@ type Links interface {
 	Update(ctx context.Context, code string, p backend.LinkPatch) (backend.Link, error)
 	Delete(ctx context.Context, code string) error
 	Health(ctx context.Context) error
+	Ready(ctx context.Context) error
 }
 
 // Keys checks API keys.

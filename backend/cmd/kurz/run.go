@@ -146,7 +146,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// healthcheck asks this container's own server for /health.
+// healthcheck asks this container's own server whether it can serve (/health/ready).
 func healthcheck(ctx context.Context, getenv func(string) string) error {
 	addr := getenv("KURZ_LISTEN_ADDR")
 	if addr == "" {
@@ -158,7 +158,7 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/health", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/health/ready", nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
