@@ -79,28 +79,26 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	if config.RedisDB < 0 {
 		return nil, fmt.Errorf("kurz: redisDB must not be negative")
 	}
-	durations := []struct {
+	var dial, read, cooldown, ttl, flush time.Duration
+	for _, d := range []struct {
 		name, value string
 		out         *time.Duration
 	}{
-		{"dialTimeout", config.DialTimeout, new(time.Duration)},
-		{"readTimeout", config.ReadTimeout, new(time.Duration)},
-		{"cooldown", config.Cooldown, new(time.Duration)},
-		{"hotCacheTTL", config.HotCacheTTL, new(time.Duration)},
-		{"flushInterval", config.FlushInterval, new(time.Duration)},
-	}
-	for _, d := range durations {
+		{"dialTimeout", config.DialTimeout, &dial},
+		{"readTimeout", config.ReadTimeout, &read},
+		{"cooldown", config.Cooldown, &cooldown},
+		{"hotCacheTTL", config.HotCacheTTL, &ttl},
+		{"flushInterval", config.FlushInterval, &flush},
+	} {
 		v, err := time.ParseDuration(d.value)
 		if err != nil || v <= 0 {
 			return nil, fmt.Errorf("kurz: %s must be a positive duration such as 500ms, not %q", d.name, d.value)
 		}
 		*d.out = v
 	}
-	opts := redisOptions{
-		addr: config.RedisAddress, username: config.RedisUsername, password: config.RedisPassword, db: config.RedisDB,
-		dialTimeout: *durations[0].out, readTimeout: *durations[1].out, cooldown: *durations[2].out,
-	}
-	e := sharedEdge(opts, config.HotCacheSize, *durations[3].out, !config.DisableHotCache, !config.DisableHitCount, *durations[4].out)
+	opts := redisOptions{addr: config.RedisAddress, username: config.RedisUsername, password: config.RedisPassword,
+		db: config.RedisDB, dialTimeout: dial, readTimeout: read, cooldown: cooldown}
+	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush)
 	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, status: config.RedirectStatus}
 	if config.CacheControl != "" {
 		k.cacheControl = []string{config.CacheControl}
