@@ -11,40 +11,47 @@ import (
 // subscribe keeps a subscription to link.InvalidateChannel open and drops
 // each announced code from the hot cache, so a changed or deleted link stops
 // being served at once; it runs for the life of the process.
+// It logs when the subscription is lost or cannot be made, once until it is back.
 func (e *edge) subscribe() {
+	quiet := false
 	for {
-		err := e.subscribeOnce()
-		if err != nil {
-			logger.Printf("invalidation subscription: %v; hot-cache entries now live at most their TTL", err)
+		subscribed, err := e.subscribeOnce()
+		if subscribed {
+			quiet = false
+		}
+		if !quiet {
+			logger.Printf("invalidation subscription: %v; hot-cache entries live at most their TTL until it is back", err)
+			quiet = true
 		}
 		time.Sleep(e.redis.opts.cooldown)
 	}
 }
 
-func (e *edge) subscribeOnce() error {
+// subscribeOnce subscribes and drops announced codes until the connection fails.
+func (e *edge) subscribeOnce() (subscribed bool, err error) {
 	o := e.redis.opts
 	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	if err := handshake(conn, r, o, false); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := conn.Write(appendCommand(nil, "SUBSCRIBE", link.InvalidateChannel)); err != nil {
-		return err
+		return false, err
 	}
 	conn.SetReadDeadline(time.Now().Add(o.dialTimeout + o.readTimeout))
 	if _, err := readArray(r); err != nil { // the subscribe confirmation
-		return err
+		return false, err
 	}
 	conn.SetReadDeadline(time.Time{})
 	e.hot.clear() // whatever changed while unsubscribed
 	for {
 		msg, err := readArray(r)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if len(msg) == 3 && msg[0] == "message" {
 			e.hot.drop(msg[2])
