@@ -43,8 +43,10 @@ func Open(redisURL string, timeout time.Duration, reg prometheus.Registerer) (*C
 	opts.DialerRetries = 1
 	opts.DialerRetryTimeout = 10 * time.Millisecond
 	goredis.SetLogger(silent{}) // failures are returned, logged by callers and counted
+	client := goredis.NewClient(opts)
+	client.AddHook(&breaker{cooldown: time.Second})
 	c := &Cache{
-		client:  goredis.NewClient(opts),
+		client:  client,
 		timeout: timeout,
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurz_cache_operations_total",
