@@ -135,3 +135,33 @@ func MustRedisClient(tb testing.TB, r *testenv.Redis) *goredis.Client {
 }
 
 var eventually = testenv.Eventually
+
+// onReplicas runs n requests at once, alternating between two replicas, and returns their statuses.
+func onReplicas(n int, a, b *kurzBackend, request func(i int, base string) int) []int {
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			base := a.URL
+			if i%2 == 1 {
+				base = b.URL
+			}
+			statuses[i] = request(i, base)
+		}(i)
+	}
+	wg.Wait()
+	return statuses
+}
+
+// count is how many of statuses are status.
+func count(statuses []int, status int) int {
+	n := 0
+	for _, s := range statuses {
+		if s == status {
+			n++
+		}
+	}
+	return n
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,30 +141,10 @@ func TestShortenOptions(t *testing.T) {
 	}
 	t.Run("AliasRace", func(t *testing.T) {
 		other := MustStartBackend(t, db, rd.URL(), nil)
-		statuses := make([]int, 20)
-		var wg sync.WaitGroup
-		for i := range statuses {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				base := b.URL
-				if i%2 == 1 {
-					base = other.URL
-				}
-				statuses[i] = doKey(t, "POST", base+"/api/shorten", "", fmt.Sprintf(`{"url":"https://example.com/race/%d","alias":"raced"}`, i)).Status
-			}(i)
-		}
-		wg.Wait()
-		created, conflicts := 0, 0
-		for _, s := range statuses {
-			switch s {
-			case 201:
-				created++
-			case 409:
-				conflicts++
-			}
-		}
-		if created != 1 || conflicts != 19 {
+		statuses := onReplicas(20, b, other, func(i int, base string) int {
+			return doKey(t, "POST", base+"/api/shorten", "", fmt.Sprintf(`{"url":"https://example.com/race/%d","alias":"raced"}`, i)).Status
+		})
+		if created, conflicts := count(statuses, 201), count(statuses, 409); created != 1 || conflicts != 19 {
 			t.Errorf("20 creates of one alias: %d created, %d conflicts (%v)", created, conflicts, statuses)
 		}
 	})
@@ -187,30 +166,10 @@ func TestShortenOptions(t *testing.T) {
 		other := MustStartBackend(t, db, rd.URL(), nil)
 		res := post(`{"url":"https://example.com/limited","max_visits":3}`)
 		code, _ := res.Body["short_code"].(string)
-		statuses := make([]int, 12)
-		var wg sync.WaitGroup
-		for i := range statuses {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				base := b.URL
-				if i%2 == 1 {
-					base = other.URL
-				}
-				statuses[i] = do(t, "GET", base+"/"+code, "", "").Status
-			}(i)
-		}
-		wg.Wait()
-		ok, gone := 0, 0
-		for _, s := range statuses {
-			switch s {
-			case 301:
-				ok++
-			case 410:
-				gone++
-			}
-		}
-		if ok != 3 || gone != 9 {
+		statuses := onReplicas(12, b, other, func(_ int, base string) int {
+			return do(t, "GET", base+"/"+code, "", "").Status
+		})
+		if ok, gone := count(statuses, 301), count(statuses, 410); ok != 3 || gone != 9 {
 			t.Errorf("12 visits of a 3-visit link: %d redirected, %d gone (%v)", ok, gone, statuses)
 		}
 		if n := MustQueryInt(t, db, `SELECT access_count FROM url_mappings WHERE short_code = $1`, code); n != 3 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kurzlink/kurz/internal/testenv"
@@ -51,32 +50,17 @@ func TestShorten(t *testing.T) {
 		const n = 50
 		url := "https://example.net/concurrent"
 		codes := make([]string, n)
-		statuses := make([]int, n)
-		var wg sync.WaitGroup
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				base := b.URL
-				if i%2 == 1 {
-					base = other.URL
-				}
-				res := shorten(t, base, url)
-				statuses[i] = res.Status
-				codes[i], _ = res.Body["short_code"].(string)
-			}(i)
-		}
-		wg.Wait()
-		created := 0
+		statuses := onReplicas(n, b, other, func(i int, base string) int {
+			res := shorten(t, base, url)
+			codes[i], _ = res.Body["short_code"].(string)
+			return res.Status
+		})
 		for i := range codes {
 			if codes[i] != codes[0] || codes[i] == "" {
 				t.Fatalf("codes differ: %q vs %q", codes[i], codes[0])
 			}
-			if statuses[i] == http.StatusCreated {
-				created++
-			}
 		}
-		if created != 1 {
+		if created := count(statuses, http.StatusCreated); created != 1 {
 			t.Errorf("%d responses said 201, want exactly 1", created)
 		}
 		if got := MustQueryInt(t, db, `SELECT count(*) FROM url_mappings WHERE original_url = $1`, url); got != 1 {
