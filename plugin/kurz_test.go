@@ -264,8 +264,10 @@ func TestRedisDown(t *testing.T) {
 		e.redis.mu.Lock()
 		failures := e.redis.failures
 		e.redis.mu.Unlock()
-		if failures < 1 || failures > 2 {
-			t.Errorf("connection attempts failed %d times for 20 requests, want 1 or 2 (the breaker stops them)", failures)
+		// The 20 requests and the hit flusher together may dial a few times across
+		// cooldowns on a slow machine, never once per request.
+		if failures < 1 || failures > 5 {
+			t.Errorf("connection attempts failed %d times for 20 requests, want 1 to 5 (the breaker stops them)", failures)
 		}
 	})
 	t.Run("Recovers", func(t *testing.T) {
