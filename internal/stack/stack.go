@@ -58,13 +58,7 @@ func (s *Stack) start() error {
 	s.Postgres = &Postgres{Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
 	s.Traefik = &Traefik{
 		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
-		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort,
-	}
-	if len(cfg.ExtraTraefik) > 0 {
-		s.Traefik.Files = append([]string{
-			filepath.Join(cfg.Root, "traefik", "dynamic", "kurz.yml"),
-			filepath.Join(cfg.Root, "traefik", "native", "backend.yml"),
-		}, cfg.ExtraTraefik...)
+		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik,
 	}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
 		return err

@@ -22,6 +22,7 @@ type Traefik struct {
 	APIPort     int
 	BackendURLs []string
 	Files       []string // dynamic configuration files; kurz's own when empty
+	ExtraFiles  []string // added to those (the benchmarks' routes)
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
 	Env         []string // KURZ_* settings the dynamic configuration reads
@@ -76,6 +77,7 @@ func (t *Traefik) layout() error {
 			filepath.Join(t.Root, "traefik", "native", "backend.yml"),
 		}
 	}
+	files = append(files, t.ExtraFiles...)
 	for _, f := range files {
 		links[filepath.Join(dyn, filepath.Base(f))] = f
 	}
