@@ -70,13 +70,13 @@ func (s *Shortener) validateOptions(req CreateRequest) error {
 		}
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
-		return Errorf(EINVALIDURL, "expires_at must be in the future")
+		return Errorf(EINVALIDFIELD, "expires_at must be in the future")
 	}
 	if req.MaxVisits != nil && *req.MaxVisits <= 0 {
-		return Errorf(EINVALIDURL, "max_visits must be a positive number")
+		return Errorf(EINVALIDFIELD, "max_visits must be a positive number")
 	}
 	if req.Redirect != 0 && !ValidRedirect(req.Redirect) {
-		return Errorf(EINVALIDURL, "redirect must be 301, 302, 307 or 308")
+		return Errorf(EINVALIDFIELD, "redirect must be 301, 302, 307 or 308")
 	}
 	return nil
 }

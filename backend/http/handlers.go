@@ -55,7 +55,7 @@ func parseTime(field string, v *string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, *v)
 	if err != nil {
-		return nil, backend.Errorf(backend.EINVALIDURL, "%s must be an RFC 3339 time such as 2030-01-02T15:04:05Z", field)
+		return nil, backend.Errorf(backend.EINVALIDFIELD, "%s must be an RFC 3339 time such as 2030-01-02T15:04:05Z", field)
 	}
 	return &t, nil
 }

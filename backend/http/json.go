@@ -14,6 +14,7 @@ import (
 var statusOf = map[string]int{
 	backend.EINVALID:          http.StatusBadRequest,
 	backend.EINVALIDURL:       http.StatusUnprocessableEntity,
+	backend.EINVALIDFIELD:     http.StatusUnprocessableEntity,
 	backend.ETOOLARGE:         http.StatusRequestEntityTooLarge,
 	backend.EUNSUPPORTED:      http.StatusUnsupportedMediaType,
 	backend.ENOTFOUND:         http.StatusNotFound,
