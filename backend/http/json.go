@@ -26,8 +26,6 @@ var statusOf = map[string]int{
 	backend.EINTERNAL:         http.StatusInternalServerError,
 }
 
-func errorf(code, message string) error { return backend.Errorf(code, "%s", message) }
-
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`

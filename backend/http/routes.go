@@ -38,7 +38,7 @@ func (s *server) routes() *httprouter.Router {
 	}))
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
 		s.logger.Error("panic in handler", "panic", v, "path", r.URL.Path)
-		s.error(w, r, errorf(backend.EINTERNAL, "internal error"))
+		s.error(w, r, backend.Errorf(backend.EINTERNAL, "internal error"))
 	}
 	return r.Router
 }

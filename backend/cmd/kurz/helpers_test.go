@@ -91,8 +91,6 @@ func do(tb testing.TB, method, url, contentType, body string) response {
 	return testenv.Do(tb, method, url, body, "Content-Type", contentType)
 }
 
-func toResponse(res *http.Response) response { return testenv.ReadResponse(res) }
-
 func shorten(tb testing.TB, base, url string) response {
 	tb.Helper()
 	b, _ := json.Marshal(map[string]string{"url": url})
