@@ -11,11 +11,20 @@
 //	                         default redirect status). Removed on change.
 //	urlhash:{hex}    string  the code of a normalized URL (hex SHA-256);
 //	                         the backend's dedup cache, TTL URLHashTTL.
+//	ver:{code}       string  the newest version of the link that Redis has
+//	                         seen (a Postgres sequence value); a fill with an
+//	                         older version is refused, so a slow fill cannot
+//	                         bring back what a change removed. Outlives a
+//	                         deletion by TombstoneTTL.
 //	kurz:invalidate  channel a code whose link changed or was deleted: the
 //	                         edge drops it from its hot cache at once.
-//	hits             hash    field {code} → pending redirect count; the edge
-//	                         and backends HINCRBY it, one backend at a time
-//	                         takes it whole and adds it to Postgres.
+//	hits             hash    field {code or alias} → pending visit count;
+//	                         edges and backends add to it only through
+//	                         AddHitsScript, once per batch id.
+//	hits:pushed:{id} string  marks a batch added (HitsPushedTTL).
+//	hits:folding     string  the name of the batch being folded into Postgres.
+//	hits:batch:{id}  hash    a taken copy of hits, deleted after its commit.
+//	hits:lease       string  the backend folding now (HitsLeaseTTL).
 package link
 
 import (
@@ -37,8 +46,18 @@ const (
 	CodeKeyPrefix = "code:"
 	// URLHashKeyPrefix prefixes the Redis key holding the code of a URL hash.
 	URLHashKeyPrefix = "urlhash:"
-	// HitsKey is the Redis hash of pending redirect counts by code.
+	// VersionKeyPrefix prefixes the newest version of a code Redis has seen.
+	VersionKeyPrefix = "ver:"
+	// HitsKey is the Redis hash of pending visit counts by code.
 	HitsKey = "hits"
+	// HitsPushedKeyPrefix marks a pushed batch of hits, so a retry adds nothing.
+	HitsPushedKeyPrefix = "hits:pushed:"
+	// HitsFoldingKey names the taken batch being folded into Postgres.
+	HitsFoldingKey = "hits:folding"
+	// HitsBatchKeyPrefix prefixes a taken batch.
+	HitsBatchKeyPrefix = "hits:batch:"
+	// HitsLeaseKey holds the backend that folds batches now.
+	HitsLeaseKey = "hits:lease"
 	// InvalidateChannel carries codes whose cached targets must be dropped.
 	InvalidateChannel = "kurz:invalidate"
 
@@ -46,7 +65,46 @@ const (
 	CodeTTL = 24 * time.Hour
 	// URLHashTTL is how long a URL hash → code entry lives in Redis.
 	URLHashTTL = time.Hour
+	// TombstoneTTL is how long ver:{code} outlives a change: longer than any
+	// fill can take (a Postgres read and a Redis write, each with a timeout).
+	TombstoneTTL = time.Hour
+	// HitsPushedTTL is how long a pushed batch id is remembered; a pusher
+	// retries a batch until it is acknowledged, far sooner than this.
+	HitsPushedTTL = time.Hour
+	// HitsLeaseTTL is how long a folding backend that stopped answering keeps
+	// others from taking over its batch.
+	HitsLeaseTTL = 5 * time.Second
+
+	// MaxTargetBytes is the longest target the edge and the backend read from
+	// Redis; they ask for at most one byte more (GETRANGE) and refuse that.
+	MaxTargetBytes = 8 << 10
+	// MaxHitsPerField bounds one pending count; a larger one is malformed.
+	MaxHitsPerField = 1 << 40
 )
+
+// AddHitsScript adds a batch of visit counts to the hits hash once, however
+// often the batch is sent: a pusher whose reply was lost sends it again with
+// the same id. A field that is not a number (or would overflow) is replaced
+// by the new count, so one corrupt field never blocks the others; so is a
+// hits key of another type.
+// KEYS: hits, hits:pushed:{id}. ARGV: TTL in ms, then code, count pairs.
+// Returns -1 if the batch was added before, else how many fields were replaced.
+const AddHitsScript = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+local t = redis.call('TYPE', KEYS[1]).ok
+local replaced = 0
+if t ~= 'hash' and t ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  replaced = replaced + 1
+end
+for i = 2, #ARGV, 2 do
+  local ok = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
+  if type(ok) == 'table' and ok.err then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+    replaced = replaced + 1
+  end
+end
+return replaced`
 
 // IsCode reports whether s has the shape of a short code.
 func IsCode(s string) bool {
@@ -85,13 +143,21 @@ var CodeByte = func() (t [256]bool) {
 // CodeKey is the Redis key of a code's target URL.
 func CodeKey(code string) string { return CodeKeyPrefix + code }
 
+// VersionKey is the Redis key of the newest version of code Redis has seen.
+func VersionKey(code string) string { return VersionKeyPrefix + code }
+
 // URLHashKey is the Redis key of the code for a normalized URL's hex hash.
 func URLHashKey(hexHash string) string { return URLHashKeyPrefix + hexHash }
 
 // IsSafeTarget reports whether a value read from Redis may be sent as a
-// Location: an absolute http or https URL with a host and no control bytes.
+// Location: an absolute http or https URL with a host, no control bytes, no
+// backslash or credentials in the host, at most MaxTargetBytes long. The edge
+// and the backend both check cached targets with it, so they agree.
 // Written for Yaegi: few calls, the scanning done by compiled strings code.
 func IsSafeTarget(s string) bool {
+	if len(s) > MaxTargetBytes {
+		return false
+	}
 	// What follows "http://" or "https://", in any case.
 	rest := ""
 	if len(s) >= 8 && s[0]|0x20 == 'h' && s[1]|0x20 == 't' && s[2]|0x20 == 't' && s[3]|0x20 == 'p' {

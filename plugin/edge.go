@@ -1,36 +1,58 @@
 package plugin
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
+	"reflect"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kurzlink/kurz/link"
 )
 
-// maxPendingCodes bounds the hits kept while Redis is down; beyond it they are dropped and logged.
-const maxPendingCodes = 100000
+const (
+	// maxPendingCodes bounds the hits kept while Redis is down; beyond it they are dropped and logged.
+	maxPendingCodes = 100000
+	// maxBatchCodes is how many codes one flush command carries.
+	maxBatchCodes = 2000
+	// drainTick is how often a draining edge flushes until the process ends.
+	drainTick = 20 * time.Millisecond
+)
 
 // edge is the state shared by every middleware instance with the same settings:
 // Traefik calls New on each configuration reload and never closes the old
 // instance, so connections, caches and goroutines live here, created once.
 type edge struct {
-	redis      *redisClient
-	hot        *hotCache
-	countHits  bool
-	tick       time.Duration
-	flushEvery time.Duration
+	redis       *redisClient
+	hot         *hotCache
+	countHits   bool
+	flushEvery  time.Duration
+	expireEvery time.Duration
+	draining    int32 // 1 once a SIGTERM or SIGINT arrived: redirects go to the backends
 
 	mu      sync.Mutex
 	pending map[string]int64 // hits waiting for Redis
+	unacked *hitBatch        // sent, not acknowledged: sent again as it is
+	batches int64            // batch ids handed out
 	stats   edgeStats
+}
+
+// hitBatch is a flush of hits; its id makes a retry add nothing.
+type hitBatch struct {
+	id     string
+	codes  []string
+	counts []int64
 }
 
 // edgeStats count the rare events, for tests and logs; hits are not counted here.
 type edgeStats struct {
-	badValues, flushes, flushErrors, droppedHits int64
+	badValues, flushes, flushErrors, droppedHits, replacedFields int64
 }
 
 var (
@@ -38,9 +60,19 @@ var (
 	edges      = map[string]*edge{}
 	clients    = map[string]*redisClient{}
 	logger     = log.New(os.Stderr, "kurz plugin: ", log.LstdFlags)
+	// processID starts every batch id of this process.
+	processID = newProcessID()
 )
 
-// sharedEdge returns the edge for these settings, creating it (and its background loop) once.
+func newProcessID() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return hex.EncodeToString(b)
+}
+
+// sharedEdge returns the edge for these settings, creating it (and its background loops) once.
 func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration) *edge {
 	clientKey := fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s", o.addr, o.username, o.password, o.db, o.dialTimeout, o.readTimeout, o.cooldown)
 	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s", clientKey, size, ttl, hot, countHits, flushEvery)
@@ -57,134 +89,202 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	if !hot {
 		size = 0
 	}
-	// Entries live between ttl and 1.25 × ttl: the sweep runs every ttl/4.
-	tick := ttl / 4
-	if tick > flushEvery {
-		tick = flushEvery
+	// Entries live between ttl and 1.25 × ttl: expire runs every ttl/4.
+	expireEvery := ttl / 4
+	if expireEvery < 10*time.Millisecond {
+		expireEvery = 10 * time.Millisecond
 	}
-	if tick < 10*time.Millisecond {
-		tick = 10 * time.Millisecond
-	}
-	ttlTicks := int64((ttl + tick - 1) / tick)
-	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits, tick: tick, flushEvery: flushEvery, pending: map[string]int64{}}
+	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
+	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits,
+		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{}}
 	edges[edgeKey] = e
 	go c.connect() // now rather than on the first request
 	go e.loop()
+	go e.drainOnSignal()
 	if hot {
 		go e.subscribe()
 	}
 	return e
 }
 
+// getRangeSuffix follows the code in a lookup: GETRANGE code:{code} 0 MaxTargetBytes,
+// so that Redis never sends more than one byte over the longest target.
+var (
+	getRangePrefix = "*4\r\n$8\r\nGETRANGE\r\n$" + strconv.Itoa(len(link.CodeKeyPrefix)+link.CodeLength) + "\r\n" + link.CodeKeyPrefix
+	getRangeSuffix = "\r\n$1\r\n0\r\n$" + strconv.Itoa(len(strconv.Itoa(link.MaxTargetBytes))) + "\r\n" + strconv.Itoa(link.MaxTargetBytes) + "\r\n"
+)
+
 // lookup asks Redis for code and returns the Location value to send, nil on
-// a miss, an error or an unsafe value. Its steps are inlined rather than
-// factored into calls: under Yaegi an interpreted call costs about 2 µs.
+// a miss, an error or an unsafe value. A connection the server closed is
+// dialled again and asked once more.
 func (e *edge) lookup(code string) []string {
-	c := e.redis
-	c.mu.Lock()
-	p := c.p
-	c.mu.Unlock()
-	if p == nil {
-		var err error
-		if p, err = c.pipe(); err != nil {
-			return nil
-		}
-	}
-	cl := &call{done: make(chan struct{})}
-	p.mu.Lock()
-	if p.dead {
-		p.mu.Unlock()
+	if atomic.LoadInt32(&e.draining) != 0 {
 		return nil
 	}
-	p.wbuf = append(p.wbuf, getCodePrefix...)
-	p.wbuf = append(p.wbuf, code...)
-	p.wbuf = append(p.wbuf, '\r', '\n')
-	p.queued = append(p.queued, cl)
-	if p.writing || p.inflight != nil {
-		p.mu.Unlock() // the reader writes it with the next batch
-	} else {
-		p.flushLocked()
+	gen := e.hot.generation()
+	cmd := make([]byte, 0, len(getRangePrefix)+link.CodeLength+len(getRangeSuffix))
+	cmd = append(cmd, getRangePrefix...)
+	cmd = append(cmd, code...)
+	cmd = append(cmd, getRangeSuffix...)
+	var cl *call
+	for attempt := 0; attempt < 2; attempt++ {
+		p, err := e.redis.pipe()
+		if err != nil {
+			return nil
+		}
+		cl = newCall()
+		p.send(cl, cmd)
+		t := time.NewTimer(e.redis.replyDeadline())
+		select {
+		case <-cl.done:
+			t.Stop()
+		case <-t.C:
+			p.fail(errStalled)
+			return nil
+		}
+		if cl.err == nil || isTimeout(cl.err) {
+			break
+		}
+		if _, isReply := cl.err.(*replyError); isReply {
+			break
+		}
 	}
-	<-cl.done
-	if cl.err != nil || cl.isNil {
+	if cl.err != nil || cl.val == "" { // GETRANGE answers "" for a missing key
 		return nil
 	}
 	if !link.IsSafeTarget(cl.val) {
 		e.mu.Lock()
 		e.stats.badValues++
 		e.mu.Unlock()
-		logger.Printf("refusing unsafe value of %s (%d bytes): passing to the backend", link.CodeKey(code), len(cl.val))
+		logger.Printf("refusing unsafe value of %s (%d bytes or more): passing to the backend", link.CodeKey(code), len(cl.val))
 		return nil
 	}
 	location := []string{cl.val}
-	h := e.hot
-	h.mu.Lock()
-	if h.size <= 0 {
-		h.pending[code]++
-	} else if en := h.entries[code]; en != nil {
-		en.location = location
-		en.expires = h.tick + h.ttlTicks
-		en.hits++
-	} else {
-		if len(h.entries) >= h.size {
-			h.evictOneLocked()
-		}
-		h.entries[code] = &entry{location: location, expires: h.tick + h.ttlTicks, hits: 1}
-	}
-	h.mu.Unlock()
+	e.hot.put(code, location, gen)
 	return location
 }
 
-// loop sweeps the hot cache every tick and flushes hits until the process ends.
+// loop takes the hot cache's hits and flushes them every flushEvery, and
+// expires entries every expireEvery, until the process ends.
 func (e *edge) loop() {
-	lastFlush := time.Now()
+	lastExpire := time.Now()
 	for {
-		time.Sleep(e.tick)
-		swept := map[string]int64{}
-		e.hot.sweep(swept)
-		if e.countHits && len(swept) > 0 {
-			e.mu.Lock()
-			for code, n := range swept {
-				e.pending[code] += n
-			}
-			e.mu.Unlock()
+		time.Sleep(e.flushEvery)
+		if now := time.Now(); now.Sub(lastExpire) >= e.expireEvery {
+			lastExpire = now
+			e.hot.expire()
 		}
-		if now := time.Now(); now.Sub(lastFlush) >= e.flushEvery {
-			lastFlush = now
-			e.flush()
-		}
+		e.collect()
+		e.flush()
 	}
 }
 
-// flush adds the pending hits to the Redis hash the backend folds into Postgres.
-func (e *edge) flush() {
-	e.mu.Lock()
-	batch := e.pending
-	e.pending = map[string]int64{}
-	e.mu.Unlock()
-	if len(batch) == 0 {
+// collect moves the hot cache's hits into pending.
+func (e *edge) collect() {
+	hits := map[string]int64{}
+	e.hot.takeHits(hits)
+	if !e.countHits || len(hits) == 0 {
 		return
 	}
-	cmds := make([][]string, 0, len(batch))
-	for code, n := range batch {
-		cmds = append(cmds, []string{"HINCRBY", link.HitsKey, code, fmt.Sprint(n)})
-	}
-	err := e.redis.doAll(cmds)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.stats.flushes++
-	if err == nil {
+	if len(e.pending)+len(hits) > maxPendingCodes {
+		e.stats.droppedHits += sum(hits)
+		logger.Printf("dropping %d hits: redis unavailable and %d codes pending", sum(hits), len(e.pending))
 		return
 	}
-	e.stats.flushErrors++
-	if len(e.pending)+len(batch) > maxPendingCodes {
-		e.stats.droppedHits += sum(batch)
-		logger.Printf("dropping %d hits: redis unavailable and %d codes pending", sum(batch), len(e.pending))
-		return
-	}
-	for code, n := range batch {
+	for code, n := range hits {
 		e.pending[code] += n
 	}
+}
+
+// flush adds the pending hits to the Redis hash the backends fold into
+// Postgres, a batch at a time; a batch whose reply did not come is sent
+// again with the same id, which the script adds once.
+func (e *edge) flush() {
+	for {
+		b := e.nextBatch()
+		if b == nil {
+			return
+		}
+		args := make([]string, 0, 5+2*len(b.codes))
+		args = append(args, "EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKeyPrefix+b.id,
+			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10))
+		for i, code := range b.codes {
+			args = append(args, code, strconv.FormatInt(b.counts[i], 10))
+		}
+		calls, err := e.redis.doAll([][]string{args})
+		if err == nil && calls[0].err != nil {
+			err = calls[0].err
+		}
+		e.mu.Lock()
+		e.stats.flushes++
+		if err != nil {
+			e.stats.flushErrors++
+			e.mu.Unlock()
+			return
+		}
+		e.unacked = nil
+		if calls[0].n > 0 {
+			e.stats.replacedFields += calls[0].n
+			logger.Printf("replaced %d malformed fields of %s", calls[0].n, link.HitsKey)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// nextBatch returns the unacknowledged batch, else a new one from pending, else nil.
+func (e *edge) nextBatch() *hitBatch {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.unacked != nil {
+		return e.unacked
+	}
+	if len(e.pending) == 0 {
+		return nil
+	}
+	e.batches++
+	b := &hitBatch{id: processID + "-" + strconv.FormatInt(e.batches, 10)}
+	for code, n := range e.pending {
+		b.codes = append(b.codes, code)
+		b.counts = append(b.counts, n)
+		delete(e.pending, code)
+		if len(b.codes) == maxBatchCodes {
+			break
+		}
+	}
+	e.unacked = b
+	return b
+}
+
+// drainOnSignal waits for SIGTERM or SIGINT, then stops answering redirects
+// (the backends count those) and flushes every hit until the process ends.
+// Traefik keeps serving for its requestAcceptGraceTimeout meanwhile.
+func (e *edge) drainOnSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, sigterm())
+	<-ch
+	signal.Stop(ch)
+	e.drain()
+}
+
+// drain empties the hot cache for good and flushes until the process ends.
+func (e *edge) drain() {
+	atomic.StoreInt32(&e.draining, 1)
+	e.hot.close()
+	for {
+		e.collect()
+		e.flush()
+		time.Sleep(drainTick)
+	}
+}
+
+// sigterm is syscall.SIGTERM, made through os.Interrupt's type: Traefik's
+// Yaegi offers os/signal but not syscall.
+func sigterm() os.Signal {
+	v := reflect.New(reflect.TypeOf(os.Interrupt)).Elem()
+	v.SetInt(15)
+	return v.Interface().(os.Signal)
 }
 
 func (e *edge) snapshot() edgeStats {

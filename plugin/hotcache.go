@@ -2,64 +2,125 @@ package plugin
 
 import "sync"
 
-// entry is a cached target and the hits it served since the last sweep.
+// entry is a cached target and the hits it served since hits were last taken.
 type entry struct {
+	code     string
 	location []string // the Location header value, shared by every hit
-	expires  int64    // sweep tick after which the entry is dropped
+	expires  int64    // expiry tick after which the entry is dropped
 	hits     int64
 }
 
 // hotCache is a bounded in-process map of code → target, which also counts
 // the hits of everything the edge serves. Lookups never read the clock: the
-// edge's loop calls sweep every tick, which expires entries after ttlTicks.
+// edge's loop calls expire every tick, which drops entries after ttlTicks.
+// Hits are taken from the entries that were hit (dirty), not from all.
 type hotCache struct {
 	mu       sync.Mutex
 	entries  map[string]*entry
+	dirty    []*entry         // entries whose hits went from 0 to 1 since the last take
 	pending  map[string]int64 // hits of codes not (or no longer) cached
-	size     int
+	size     int              // 0: nothing is cached, hits are still counted
 	ttlTicks int64
 	tick     int64
+	gen      int64 // advanced by every drop and clear
+	closed   bool  // draining: nothing more is cached
 }
 
 func newHotCache(size int, ttlTicks int64) *hotCache {
 	return &hotCache{entries: make(map[string]*entry, size), pending: map[string]int64{}, size: size, ttlTicks: ttlTicks}
 }
 
+// get returns the target of code and counts a hit, or nil.
+// Kurz.ServeHTTP has an inlined copy of it: keep the two alike.
+func (h *hotCache) get(code string) []string {
+	h.mu.Lock()
+	e := h.entries[code]
+	if e != nil {
+		e.hits++
+		if e.hits == 1 {
+			h.dirty = append(h.dirty, e)
+		}
+	}
+	h.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	return e.location
+}
+
+// generation is read before asking Redis: put refuses a reply older than a drop.
+func (h *hotCache) generation() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+// put caches code → location, read from Redis while the cache was at gen, and
+// counts the hit that asked for it. An entry read before a drop or clear is
+// not cached: its value may be what the invalidation removed.
+func (h *hotCache) put(code string, location []string, gen int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.size <= 0 || h.closed || gen != h.gen {
+		h.pending[code]++
+		return
+	}
+	e := h.entries[code]
+	if e == nil {
+		if len(h.entries) >= h.size {
+			h.evictOneLocked()
+		}
+		e = &entry{code: code}
+		h.entries[code] = e
+	}
+	e.location = location
+	e.expires = h.tick + h.ttlTicks
+	e.hits++
+	if e.hits == 1 {
+		h.dirty = append(h.dirty, e)
+	}
+}
+
+// removeLocked deletes code's entry, keeping its hits in pending.
+func (h *hotCache) removeLocked(code string, e *entry) {
+	if e.hits > 0 {
+		h.pending[code] += e.hits
+		e.hits = 0
+	}
+	delete(h.entries, code)
+}
+
 // evictOneLocked makes room: of a few entries taken at random (map order),
-// the one with the fewest hits since the last sweep goes, its hits to pending.
-// Popular codes thus stay, as with LFU, at the cost of four steps.
+// the one with the fewest hits since the last take goes. Popular codes thus
+// stay, as with LFU, at the cost of four steps.
 func (h *hotCache) evictOneLocked() {
-	victim, fewest, seen := "", int64(-1), 0
-	for c, e := range h.entries {
-		if fewest < 0 || e.hits < fewest {
-			victim, fewest = c, e.hits
+	var victim *entry
+	seen := 0
+	for _, e := range h.entries {
+		if victim == nil || e.hits < victim.hits {
+			victim = e
 		}
 		seen++
-		if seen == 4 || fewest == 0 {
+		if seen == 4 || victim.hits == 0 {
 			break
 		}
 	}
-	if fewest > 0 {
-		h.pending[victim] += fewest
+	if victim != nil {
+		h.removeLocked(victim.code, victim)
 	}
-	delete(h.entries, victim)
 }
 
-// sweep advances the clock one tick, drops expired entries and moves every
-// hit counted so far into hits.
-func (h *hotCache) sweep(hits map[string]int64) {
+// takeHits moves every hit counted so far into hits.
+func (h *hotCache) takeHits(hits map[string]int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.tick++
-	for code, e := range h.entries {
+	for _, e := range h.dirty {
 		if e.hits > 0 {
-			hits[code] += e.hits
+			hits[e.code] += e.hits
 			e.hits = 0
 		}
-		if e.expires <= h.tick {
-			delete(h.entries, code)
-		}
 	}
+	h.dirty = h.dirty[:0]
 	for code, n := range h.pending {
 		hits[code] += n
 	}
@@ -68,14 +129,24 @@ func (h *hotCache) sweep(hits map[string]int64) {
 	}
 }
 
+// expire advances the clock one tick and drops expired entries.
+func (h *hotCache) expire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tick++
+	for code, e := range h.entries {
+		if e.expires <= h.tick {
+			h.removeLocked(code, e)
+		}
+	}
+}
+
 // drop removes code, keeping its hits.
 func (h *hotCache) drop(code string) {
 	h.mu.Lock()
+	h.gen++
 	if e := h.entries[code]; e != nil {
-		if e.hits > 0 {
-			h.pending[code] += e.hits
-		}
-		delete(h.entries, code)
+		h.removeLocked(code, e)
 	}
 	h.mu.Unlock()
 }
@@ -83,12 +154,23 @@ func (h *hotCache) drop(code string) {
 // clear removes every entry, keeping the hits.
 func (h *hotCache) clear() {
 	h.mu.Lock()
+	h.clearLocked()
+	h.mu.Unlock()
+}
+
+func (h *hotCache) clearLocked() {
+	h.gen++
 	for code, e := range h.entries {
-		if e.hits > 0 {
-			h.pending[code] += e.hits
-		}
+		h.removeLocked(code, e)
 	}
 	h.entries = make(map[string]*entry, h.size)
+}
+
+// close empties the cache for good: a draining edge leaves redirects to the backends.
+func (h *hotCache) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.clearLocked()
 	h.mu.Unlock()
 }
 

@@ -8,22 +8,31 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
+// maxResubscribeWait bounds the wait between subscription attempts, so a hot
+// cache is emptied well within a second of Redis coming back.
+const maxResubscribeWait = 250 * time.Millisecond
+
 // subscribe keeps a subscription to link.InvalidateChannel open and drops
 // each announced code from the hot cache, so a changed or deleted link stops
 // being served at once; it runs for the life of the process.
 // It logs when the subscription is lost or cannot be made, once until it is back.
 func (e *edge) subscribe() {
 	quiet := false
+	wait := 10 * time.Millisecond
 	for {
 		subscribed, err := e.subscribeOnce()
 		if subscribed {
 			quiet = false
+			wait = 10 * time.Millisecond
 		}
 		if !quiet {
 			logger.Printf("invalidation subscription: %v; hot-cache entries live at most their TTL until it is back", err)
 			quiet = true
 		}
-		time.Sleep(e.redis.opts.cooldown)
+		time.Sleep(wait)
+		if wait *= 2; wait > maxResubscribeWait {
+			wait = maxResubscribeWait
+		}
 	}
 }
 
@@ -57,28 +66,4 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 			e.hot.drop(msg[2])
 		}
 	}
-}
-
-// readArray reads an array of bulk strings or integers (a pub/sub push).
-func readArray(r *bufio.Reader) ([]string, error) {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 4 || line[0] != '*' {
-		return nil, errProtocol
-	}
-	n, ok := parseLength(line[1 : len(line)-2])
-	if !ok || n < 0 || n > 16 {
-		return nil, errProtocol
-	}
-	out := make([]string, n)
-	for i := 0; i < n; i++ {
-		c := &call{}
-		if err := readReply(r, c); err != nil {
-			return nil, err
-		}
-		out[i] = c.val
-	}
-	return out, nil
 }

@@ -43,7 +43,7 @@ func CreateConfig() *Config {
 		CacheControl:   "private, max-age=90",
 		HotCacheSize:   20000,
 		HotCacheTTL:    "5s",
-		FlushInterval:  "1s",
+		FlushInterval:  "200ms",
 	}
 }
 
@@ -109,14 +109,17 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	path := req.URL.Path
 	if len(path) == 1+link.CodeLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		// Inlined, not factored into calls: under Yaegi every call and
-		// allocation on this path costs throughput. Only validated codes
-		// enter the cache, so a hit needs no shape check.
+		// An inlined copy of hotCache.get: under Yaegi every call on this
+		// path costs throughput. Only validated codes enter the cache, so a
+		// hit needs no shape check.
 		hot := k.hot
 		hot.mu.Lock()
 		e := hot.entries[path[1:]]
 		if e != nil {
 			e.hits++
+			if e.hits == 1 {
+				hot.dirty = append(hot.dirty, e)
+			}
 		}
 		hot.mu.Unlock()
 		if e != nil {

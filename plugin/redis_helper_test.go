@@ -28,7 +28,8 @@ func mustStartRedis(tb testing.TB, extra ...string) *testRedis {
 	}
 	port := freePort(tb)
 	r := &testRedis{addr: "127.0.0.1:" + strconv.Itoa(port)}
-	r.args = append([]string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir()}, extra...)
+	r.args = append([]string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--enable-debug-command", "local", "--dir", tb.TempDir()}, extra...)
 	r.start(tb)
 	tb.Cleanup(r.stop)
 	return r

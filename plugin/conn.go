@@ -1,0 +1,385 @@
+package plugin
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var (
+	// errBreakerOpen answers lookups at once while Redis is considered down.
+	errBreakerOpen = errors.New("kurz: redis unavailable, cooling down")
+	// errClosed fails the calls of a connection that broke.
+	errClosed = errors.New("kurz: redis connection closed")
+	// errStalled fails a call whose reply did not come within its deadline.
+	errStalled = errors.New("kurz: redis reply overdue")
+)
+
+type redisOptions struct {
+	addr        string
+	username    string
+	password    string
+	db          int
+	dialTimeout time.Duration
+	readTimeout time.Duration
+	cooldown    time.Duration
+}
+
+// redisClient holds one pipelined connection and a circuit breaker: after a
+// failed dial or a timeout, calls fail at once for the cooldown, then one
+// dial is tried. A connection the server closed (idle timeout, restart) is
+// dialled again at once without opening the breaker.
+type redisClient struct {
+	opts redisOptions
+
+	mu        sync.Mutex
+	p         *pipe // nil when broken
+	dialing   bool
+	openUntil time.Time
+	failures  int64 // dials and timeouts that opened the breaker
+}
+
+func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
+
+// pipe returns the open connection, or an error without waiting when the
+// breaker is open or another caller is dialing.
+func (c *redisClient) pipe() (*pipe, error) {
+	c.mu.Lock()
+	p := c.p
+	if p != nil {
+		c.mu.Unlock()
+		return p, nil
+	}
+	if c.dialing || time.Now().Before(c.openUntil) {
+		c.mu.Unlock()
+		return nil, errBreakerOpen
+	}
+	c.dialing = true
+	c.mu.Unlock()
+
+	np, err := dialPipe(c.opts, c)
+	c.mu.Lock()
+	c.dialing = false
+	if err != nil {
+		c.openUntil = time.Now().Add(c.opts.cooldown)
+		c.failures++
+	} else {
+		c.p = np
+	}
+	c.mu.Unlock()
+	return np, err
+}
+
+// connect opens the connection ahead of the first lookup. A function of its
+// own: Yaegi calls a function that once ran as a goroutine through reflection
+// from then on, which would slow every pipe() call.
+func (c *redisClient) connect() { c.pipe() }
+
+// failed forgets a broken connection; only a timeout opens the breaker, since
+// a closed connection is most often an idle one the server dropped.
+func (c *redisClient) failed(p *pipe, err error) {
+	c.mu.Lock()
+	if c.p == p {
+		c.p = nil
+	}
+	if isTimeout(err) {
+		c.openUntil = time.Now().Add(c.opts.cooldown)
+		c.failures++
+	}
+	c.mu.Unlock()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return err == errStalled || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// connected reports whether a healthy connection is open.
+func (c *redisClient) connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.p != nil
+}
+
+// replyDeadline bounds every wait for a reply: the batch in flight, then the
+// caller's own, each bounded by the read deadline, and the write before them.
+func (c *redisClient) replyDeadline() time.Duration {
+	return 2*c.opts.readTimeout + c.opts.dialTimeout
+}
+
+// do sends one command and waits for its reply.
+func (c *redisClient) do(args ...string) (*call, error) {
+	calls, err := c.doAll([][]string{args})
+	if err != nil {
+		return nil, err
+	}
+	return calls[0], calls[0].err
+}
+
+// doAll sends commands in one batch and waits for every reply; a connection
+// that the server closed while idle is dialled again and the batch resent once.
+func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
+	var buf []byte
+	for _, args := range cmds {
+		buf = appendCommand(buf, args...)
+	}
+	for attempt := 0; ; attempt++ {
+		p, err := c.pipe()
+		if err != nil {
+			return nil, err
+		}
+		calls := make([]*call, len(cmds))
+		for i := range calls {
+			calls[i] = newCall()
+		}
+		p.sendBatch(calls, buf)
+		err = waitAll(calls, c.replyDeadline(), p)
+		if err != nil && attempt == 0 && !isTimeout(err) {
+			continue
+		}
+		return calls, err
+	}
+}
+
+// waitAll waits for every call until the deadline; an overdue reply fails the connection.
+func waitAll(calls []*call, deadline time.Duration, p *pipe) error {
+	t := time.NewTimer(deadline)
+	defer t.Stop()
+	var first error
+	for _, cl := range calls {
+		select {
+		case <-cl.done:
+		case <-t.C:
+			p.fail(errStalled)
+			<-cl.done // fail completes every call of the connection
+		}
+		if cl.err != nil && first == nil {
+			if _, isReply := cl.err.(*replyError); !isReply {
+				first = cl.err
+			}
+		}
+	}
+	return first
+}
+
+// call is one command in flight; done is closed when its reply arrived.
+type call struct {
+	val   string
+	isNil bool
+	n     int64
+	err   error
+	done  chan struct{}
+}
+
+func newCall() *call { return &call{done: make(chan struct{})} }
+
+// pipe is one Redis connection with natural batching: callers queue their
+// commands, and whoever finds no batch in flight writes all queued commands
+// in one write; the reader, having read a batch's replies, writes the next.
+// Requests arriving during a round trip thus share the next one.
+type pipe struct {
+	conn        net.Conn
+	r           *bufio.Reader
+	readTimeout time.Duration
+	client      *redisClient // told when the connection fails
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	wbuf     []byte  // queued commands
+	queued   []*call // their calls
+	spare    []byte
+	inflight []*call // the batch written, awaiting replies in order
+	writing  bool
+	dead     bool
+}
+
+// dialPipe connects, authenticates and selects the database synchronously,
+// then starts the reader.
+func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
+	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	// One field at a time: Yaegi panicked on a multi-field assignment with a net.Conn.
+	p := &pipe{}
+	p.conn = conn
+	p.r = bufio.NewReaderSize(conn, 32<<10)
+	p.readTimeout = o.readTimeout
+	p.client = client
+	p.cond = sync.NewCond(&p.mu)
+	if err := handshake(conn, p.r, o, true); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go p.readLoop()
+	return p, nil
+}
+
+// handshake authenticates and, when selectDB, selects the database.
+func handshake(conn net.Conn, r *bufio.Reader, o redisOptions, selectDB bool) error {
+	var cmd []byte
+	replies := 0
+	if o.password != "" {
+		if o.username != "" {
+			cmd = appendCommand(cmd, "AUTH", o.username, o.password)
+		} else {
+			cmd = appendCommand(cmd, "AUTH", o.password)
+		}
+		replies++
+	}
+	if o.db != 0 && selectDB {
+		cmd = appendCommand(cmd, "SELECT", strconv.Itoa(o.db))
+		replies++
+	}
+	if replies == 0 {
+		return nil
+	}
+	conn.SetDeadline(time.Now().Add(o.dialTimeout + o.readTimeout))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := conn.Write(cmd); err != nil {
+		return err
+	}
+	for i := 0; i < replies; i++ {
+		c := &call{}
+		if err := readReply(r, c); err != nil {
+			return err
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return nil
+}
+
+// send queues the encoded command cmd; the reply arrives in c (c.done closes).
+func (p *pipe) send(c *call, cmd []byte) {
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		c.err = errClosed
+		close(c.done)
+		return
+	}
+	p.wbuf = append(p.wbuf, cmd...)
+	p.queued = append(p.queued, c)
+	if p.writing || p.inflight != nil {
+		p.mu.Unlock() // written after the batch in flight
+		return
+	}
+	p.flushLocked()
+}
+
+// sendBatch queues the encoded commands cmds, one reply each into calls.
+func (p *pipe) sendBatch(calls []*call, cmds []byte) {
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		for _, c := range calls {
+			c.err = errClosed
+			close(c.done)
+		}
+		return
+	}
+	p.wbuf = append(p.wbuf, cmds...)
+	p.queued = append(p.queued, calls...)
+	if p.writing || p.inflight != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.flushLocked()
+}
+
+// flushLocked writes queued batches while no batch is in flight; called with
+// mu held, returns with it released. The reader may finish a batch while a
+// write is under way: the writer then writes what was queued meanwhile, so no
+// command waits for another to arrive.
+func (p *pipe) flushLocked() {
+	for len(p.queued) > 0 && p.inflight == nil && !p.dead {
+		buf := p.wbuf
+		p.wbuf = p.spare[:0]
+		p.inflight = append(p.inflight, p.queued...)
+		p.queued = p.queued[:0]
+		p.writing = true
+		p.cond.Signal()
+		p.mu.Unlock()
+
+		p.conn.SetWriteDeadline(time.Now().Add(p.readTimeout))
+		_, err := p.conn.Write(buf)
+
+		p.mu.Lock()
+		p.spare = buf
+		p.writing = false
+		if err != nil {
+			p.mu.Unlock()
+			p.fail(err)
+			return
+		}
+	}
+	p.mu.Unlock()
+}
+
+// readLoop reads each batch's replies, writes the next batch, then wakes the
+// callers, until the connection fails.
+func (p *pipe) readLoop() {
+	for {
+		p.mu.Lock()
+		for p.inflight == nil && !p.dead {
+			p.cond.Wait()
+		}
+		if p.dead {
+			p.mu.Unlock()
+			return
+		}
+		batch := p.inflight
+		p.mu.Unlock()
+
+		p.conn.SetReadDeadline(time.Now().Add(p.readTimeout))
+		for i := 0; i < len(batch); i++ {
+			if err := p.readBulkOrReply(batch[i]); err != nil {
+				p.fail(err)
+				return
+			}
+		}
+		p.mu.Lock()
+		if p.dead { // closed meanwhile: fail has woken the batch already
+			p.mu.Unlock()
+			return
+		}
+		p.inflight = nil
+		if !p.writing {
+			p.flushLocked()
+		} else {
+			p.mu.Unlock() // the writer writes what is queued when its write returns
+		}
+		for i := 0; i < len(batch); i++ {
+			close(batch[i].done)
+		}
+	}
+}
+
+// fail closes the connection, fails every call in flight or queued, and tells
+// the client.
+func (p *pipe) fail(err error) {
+	p.conn.Close()
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		return
+	}
+	p.dead = true
+	calls := append(p.inflight, p.queued...)
+	p.inflight = nil
+	p.queued = nil
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	for _, c := range calls {
+		c.err = err
+		close(c.done)
+	}
+	p.client.failed(p, err)
+}
+
+func (p *pipe) close() { p.fail(errClosed) }

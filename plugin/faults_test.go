@@ -1,0 +1,243 @@
+package plugin
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mustHits waits until the hits field of code is want, then checks that it stays so
+// (a late duplicate would raise it).
+func mustHits(tb testing.TB, addr, code string, want int64) {
+	tb.Helper()
+	c := newRedisClient(redisOptions{addr: addr, dialTimeout: time.Second, readTimeout: time.Second, cooldown: time.Millisecond})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := ""
+		if cl, err := c.do("HGET", "hits", code); err == nil {
+			got = cl.val
+		}
+		if got == strconv.FormatInt(want, 10) {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("hits %s = %q, want %d", code, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if got := mustDo(tb, addr, "HGET", "hits", code).val; got != strconv.FormatInt(want, 10) {
+		tb.Fatalf("hits %s = %q later, want %d: counted twice", code, got, want)
+	}
+}
+
+// mustServe asks for code n times and wants a redirect each time.
+func mustServe(tb testing.TB, h http.Handler, code string, n int) {
+	tb.Helper()
+	for i := 0; i < n; i++ {
+		if got := serve(h, "GET", "/"+code).Code; got != http.StatusMovedPermanently {
+			tb.Fatalf("GET /%s = %d, want 301", code, got)
+		}
+	}
+}
+
+// A flush whose reply comes after the edge gave up was applied by Redis all the
+// same: sending it again must add nothing.
+func TestFlushExactlyOnceWhenRedisIsSlow(t *testing.T) {
+	for _, tc := range []struct {
+		name, ttl string
+		stall     []string
+	}{
+		{"DebugSleep", "31s", []string{"DEBUG", "SLEEP", "0.5"}},
+		{"ClientPause", "36s", []string{"CLIENT", "PAUSE", "500", "ALL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustStartRedis(t)
+			code := "tSlw" + tc.name[:3]
+			mustDo(t, r.addr, "SET", "code:"+code, "https://example.com/slow")
+			h, _ := mustNewConnected(t, testConfig(r.addr, tc.ttl))
+			e := h.(*Kurz).edge
+			mustServe(t, h, code, 1)
+			mustHits(t, r.addr, code, 1)
+
+			stalled := make(chan struct{})
+			go func() {
+				defer close(stalled)
+				c := newRedisClient(redisOptions{addr: r.addr, dialTimeout: time.Second, readTimeout: 2 * time.Second, cooldown: time.Millisecond})
+				c.do(tc.stall...)
+			}()
+			time.Sleep(30 * time.Millisecond)
+			mustServe(t, h, code, 4) // from the hot cache; flushed while Redis stalls
+			<-stalled
+			mustHits(t, r.addr, code, 5)
+			if got := e.snapshot().flushErrors; got == 0 {
+				t.Errorf("flushErrors = 0: the flush did not meet the stall, the test proves nothing")
+			}
+		})
+	}
+}
+
+// A field of hits that is not a number is replaced; other codes count on.
+func TestMalformedHitsFieldsAreReplaced(t *testing.T) {
+	r := mustStartRedis(t)
+	for _, code := range []string{"tMal001", "tMal002", "tMal003"} {
+		mustDo(t, r.addr, "SET", "code:"+code, "https://example.com/"+code)
+	}
+	mustDo(t, r.addr, "HSET", "hits", "tMal001", "not a number")
+	mustDo(t, r.addr, "HSET", "hits", "tMal002", "9223372036854775807")
+	h, _ := mustNewConnected(t, testConfig(r.addr, "32s"))
+	mustServe(t, h, "tMal001", 2)
+	mustServe(t, h, "tMal002", 3)
+	mustServe(t, h, "tMal003", 4)
+	mustHits(t, r.addr, "tMal001", 2)
+	mustHits(t, r.addr, "tMal002", 3)
+	mustHits(t, r.addr, "tMal003", 4)
+	if got, want := h.(*Kurz).edge.snapshot().replacedFields, int64(2); got != want {
+		t.Errorf("replacedFields = %d, want %d", got, want)
+	}
+	t.Run("WrongType", func(t *testing.T) {
+		mustDo(t, r.addr, "DEL", "hits")
+		mustDo(t, r.addr, "SET", "hits", "a string")
+		mustServe(t, h, "tMal003", 5)
+		mustHits(t, r.addr, "tMal003", 5)
+	})
+}
+
+// Redis closes idle connections (its timeout setting, or a NAT): the next
+// lookup dials again at once and is answered, the breaker stays closed.
+func TestIdleConnectionClosedByServer(t *testing.T) {
+	r := mustStartRedis(t, "--timeout", "1")
+	mustDo(t, r.addr, "SET", "code:tIdle01", "https://example.com/idle")
+	cfg := testConfig(r.addr, "33s")
+	cfg.DisableHotCache = true
+	h, next := mustNewConnected(t, cfg)
+	e := h.(*Kurz).edge
+	for i := 0; i < 3; i++ {
+		time.Sleep(2500 * time.Millisecond) // past the server's timeout and the flush of the last hit
+		if got := serve(h, "GET", "/tIdle01").Code; got != http.StatusMovedPermanently {
+			t.Fatalf("lookup %d after an idle period = %d, want 301", i, got)
+		}
+	}
+	e.redis.mu.Lock()
+	failures := e.redis.failures
+	e.redis.mu.Unlock()
+	if failures != 0 || next.called != 0 {
+		t.Errorf("breaker failures = %d, passed on = %d; want 0 and 0", failures, next.called)
+	}
+}
+
+// A value longer than any target is refused without being read whole.
+func TestOverlongValueIsRefused(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tLong01", "https://example.com/"+strings.Repeat("a", 10<<20))
+	mustDo(t, r.addr, "SET", "code:tLong02", "https://example.com/fine")
+	cfg := testConfig(r.addr, "34s")
+	cfg.DisableHotCache = true
+	h, next := mustNewConnected(t, cfg)
+	if got := serve(h, "GET", "/tLong01").Code; got != http.StatusTeapot {
+		t.Errorf("overlong value: status = %d, want it passed on", got)
+	}
+	if got := serve(h, "GET", "/tLong02").Code; got != http.StatusMovedPermanently {
+		t.Errorf("next lookup on the same connection = %d, want 301", got)
+	}
+	if got, want := h.(*Kurz).edge.snapshot().badValues, int64(1); got != want || next.called != 1 {
+		t.Errorf("badValues = %d, passed on %d; want %d and 1", got, next.called, want)
+	}
+}
+
+// Commands from many goroutines each get their reply within the deadline: no
+// command waits for another to arrive.
+func TestPipelineNeverStrandsACommand(t *testing.T) {
+	r := mustStartRedis(t)
+	c := newRedisClient(redisOptions{addr: r.addr, dialTimeout: time.Second, readTimeout: time.Second, cooldown: time.Millisecond})
+	if _, err := c.do("PING"); err != nil { // callers do not wait for a dial under way
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				cl, err := c.do("ECHO", strconv.Itoa(g*1000+i))
+				if err != nil || cl.val != strconv.Itoa(g*1000+i) {
+					mu.Lock()
+					if failed == 0 {
+						t.Logf("first failure: %v %+v", err, cl)
+					}
+					failed++
+					mu.Unlock()
+				}
+				if i%10 == 0 {
+					time.Sleep(time.Millisecond) // let the connection go idle now and then
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if failed != 0 {
+		t.Errorf("%d of 2000 commands failed or got another's reply", failed)
+	}
+}
+
+// A reply read before an invalidation is not cached after it.
+func TestHotCacheRefusesAReplyOlderThanADrop(t *testing.T) {
+	h := newHotCache(10, 100)
+	gen := h.generation()
+	h.drop("tGen001")
+	h.put("tGen001", []string{"https://example.com/old"}, gen)
+	if got := h.get("tGen001"); got != nil {
+		t.Errorf("get = %v, want nothing cached", got)
+	}
+	hits := map[string]int64{}
+	h.takeHits(hits)
+	if got, want := hits["tGen001"], int64(1); got != want {
+		t.Errorf("hits = %d, want %d (the visit still counts)", got, want)
+	}
+}
+
+// A draining edge (SIGTERM) passes redirects on and flushes every hit it served.
+func TestDrainFlushesEverything(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tDrn001", "https://example.com/drain")
+	cfg := testConfig(r.addr, "35s")
+	cfg.FlushInterval = "1h" // only the drain flushes
+	h, next := mustNewConnected(t, cfg)
+	mustServe(t, h, "tDrn001", 7)
+	go h.(*Kurz).edge.drain()
+	mustHits(t, r.addr, "tDrn001", 7)
+	if got := serve(h, "GET", "/tDrn001").Code; got != http.StatusTeapot || next.called != 1 {
+		t.Errorf("while draining: status %d, passed on %d; want 418 and 1", got, next.called)
+	}
+}
+
+func TestParseReplyLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"OKBulk", "$3\r\nabc\r\n", true},
+		{"OKNested", "*2\r\n*1\r\n:1\r\n$-1\r\n", true},
+		{"ErrHugeBulk", "$3000000000\r\n", false},
+		{"ErrBulkOverCap", "$" + strconv.Itoa(maxBulkBytes+1) + "\r\n", false},
+		{"ErrHugeArray", "*3000000000\r\n", false},
+		{"ErrDeepNesting", strings.Repeat("*1\r\n", maxReplyDepth+1) + ":1\r\n", false},
+		{"ErrNegativeLength", "$-5\r\n", false},
+		{"ErrBadTerminator", "$3\r\nabcXY", false},
+		{"ErrNoCR", "+OK\n", false},
+		{"ErrUnknownType", "!3\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := readReply(bufio.NewReader(strings.NewReader(tc.in)), &call{})
+			if got := err == nil; got != tc.ok {
+				t.Errorf("readReply(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}
