@@ -2,26 +2,45 @@ package backend
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
 
-// HitCounter counts redirects in memory and folds them, with the hits the edge
-// recorded in Redis, into Postgres every interval; a failed flush keeps them.
+// Every visit reaches Postgres exactly once, in two steps that each survive
+// a retry: a HitCounter pushes the visits it counted to Redis's pending hash
+// in batches that Redis adds once per batch id; a HitFolder renames that hash
+// into a batch and adds it to Postgres in chunks that Postgres adds once per
+// chunk id, then deletes it. Nothing is deleted before it is committed.
+
+// HitBatchSize bounds the codes of one push and of one Postgres chunk.
+const HitBatchSize = 5000
+
+// HitCounter counts visits in memory and pushes them to Redis every interval.
 type HitCounter struct {
-	store    LinkStore
 	cache    LinkCache
+	store    LinkStore
 	logger   *slog.Logger
 	interval time.Duration
+	id       string // starts every batch id of this process
 
 	mu      sync.Mutex
 	pending map[string]int64
+	unacked *hitBatch // pushed without an answer: pushed again as it is
+	batches int64
 }
 
-func NewHitCounter(store LinkStore, cache LinkCache, interval time.Duration, logger *slog.Logger) *HitCounter {
-	return &HitCounter{store: store, cache: cache, interval: interval, logger: logger, pending: map[string]int64{}}
+type hitBatch struct {
+	id   string
+	hits map[string]int64
+}
+
+func NewHitCounter(cache LinkCache, store LinkStore, interval time.Duration, logger *slog.Logger) *HitCounter {
+	return &HitCounter{cache: cache, store: store, interval: interval, logger: logger, id: newInstanceID(), pending: map[string]int64{}}
 }
 
 // Record counts one visit of code; it never blocks on I/O.
@@ -31,28 +50,26 @@ func (h *HitCounter) Record(code string) {
 	h.mu.Unlock()
 }
 
-// Pending is the number of counted visits not yet in Postgres.
+// Pending is the number of counted visits not yet in Redis.
 func (h *HitCounter) Pending() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var n int64
-	for _, v := range h.pending {
-		n += v
+	n := sum(h.pending)
+	if h.unacked != nil {
+		n += sum(h.unacked.hits)
 	}
 	return n
 }
 
-// Run flushes every interval until ctx ends, then flushes once more; counts
-// that still cannot reach Postgres are handed to Redis for another replica.
+// Run pushes every interval until ctx ends, then pushes what is left.
 func (h *HitCounter) Run(ctx context.Context) {
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			h.takeEdgeHits(ctx)
-			if err := h.Flush(ctx); err != nil {
-				h.logger.Warn("hit flush failed, will retry", "err", err, "pending", h.Pending())
+			if err := h.Push(ctx); err != nil {
+				h.logger.Warn("pushing counts to redis failed, will retry", "err", err, "pending", h.Pending())
 			}
 		case <-ctx.Done():
 			h.shutdown()
@@ -61,61 +78,188 @@ func (h *HitCounter) Run(ctx context.Context) {
 	}
 }
 
+// Push sends the pending counts to Redis, batch by batch, until none is left or one fails.
+func (h *HitCounter) Push(ctx context.Context) error {
+	for {
+		b := h.nextBatch()
+		if b == nil {
+			return nil
+		}
+		if err := h.cache.PushHits(ctx, b.id, b.hits); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		h.unacked = nil
+		h.mu.Unlock()
+	}
+}
+
+func (h *HitCounter) nextBatch() *hitBatch {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.unacked != nil {
+		return h.unacked
+	}
+	if len(h.pending) == 0 {
+		return nil
+	}
+	h.batches++
+	b := &hitBatch{id: h.id + "-" + strconv.FormatInt(h.batches, 10), hits: map[string]int64{}}
+	for code, n := range h.pending {
+		b.hits[code] = n
+		delete(h.pending, code)
+		if len(b.hits) == HitBatchSize {
+			break
+		}
+	}
+	h.unacked = b
+	return b
+}
+
+// shutdown pushes what is left, retrying for a few seconds; if Redis stays
+// away, the counts go straight to Postgres under their batch ids.
 func (h *HitCounter) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := h.Flush(ctx); err == nil {
-		return
+	var err error
+	for ctx.Err() == nil {
+		if err = h.Push(ctx); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	left := h.swap()
-	if len(left) == 0 {
-		return
-	}
-	if err := h.cache.AddHits(ctx, left); err != nil {
-		h.logger.Error("hits lost at shutdown: postgres and redis unavailable", "err", err, "codes", len(left))
+	for b := h.nextBatch(); b != nil; b = h.nextBatch() {
+		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, perr := h.store.AddHits(pctx, "direct/"+b.id, b.hits)
+		cancel()
+		if perr != nil {
+			h.logger.Error("visits lost at shutdown: redis and postgres unavailable", "redis_err", err, "postgres_err", perr, "visits", h.Pending())
+			return
+		}
+		h.mu.Lock()
+		h.unacked = nil
+		h.mu.Unlock()
 	}
 }
 
-// takeEdgeHits moves the hits pending in Redis into memory.
-func (h *HitCounter) takeEdgeHits(ctx context.Context) {
-	taken, err := h.cache.TakeHits(ctx)
+// HitFolder adds the pending hash to Postgres: one backend at a time holds
+// the lease, but correctness does not rest on it, since chunks are claimed in
+// Postgres. A backend killed mid-batch leaves the batch in Redis for the next.
+type HitFolder struct {
+	cache    LinkCache
+	store    LinkStore
+	logger   *slog.Logger
+	interval time.Duration
+	owner    string
+	// Malformed, if set, is told how many malformed fields a batch had.
+	Malformed func(n int)
+
+	mu     sync.Mutex
+	folded int64
+}
+
+func NewHitFolder(cache LinkCache, store LinkStore, interval time.Duration, logger *slog.Logger) *HitFolder {
+	return &HitFolder{cache: cache, store: store, interval: interval, logger: logger, owner: newInstanceID()}
+}
+
+// Folded is how many visits this folder added to Postgres.
+func (f *HitFolder) Folded() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.folded
+}
+
+// Run folds every interval until ctx ends.
+func (f *HitFolder) Run(ctx context.Context) {
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	lastPrune := time.Now()
+	for {
+		select {
+		case <-t.C:
+			if err := f.Fold(ctx); err != nil && ctx.Err() == nil {
+				f.logger.Warn("folding counts into postgres failed, will retry", "err", err)
+			}
+			if time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				if err := f.store.PruneHitChunks(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+					f.logger.Warn("pruning applied hit chunks failed", "err", err)
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Stop folds once more (so that the last replica to stop leaves Postgres up
+// to date) and releases the lease for the next folder.
+func (f *HitFolder) Stop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := f.Fold(ctx); err != nil {
+		f.logger.Warn("last fold failed; the counts stay in redis for the next replica", "err", err)
+	}
+	if err := f.cache.ReleaseFoldLease(ctx, f.owner); err != nil {
+		f.logger.Warn("releasing the fold lease failed; it expires by itself", "err", err)
+	}
+}
+
+// Fold adds batches to Postgres while there are any and this folder holds the lease.
+func (f *HitFolder) Fold(ctx context.Context) error {
+	for {
+		held, err := f.cache.HoldFoldLease(ctx, f.owner)
+		if err != nil || !held {
+			return err
+		}
+		batch, err := f.cache.TakeHitBatch(ctx)
+		if err != nil || batch == "" {
+			return err
+		}
+		if err := f.foldBatch(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// foldBatch adds one batch in chunks of sorted codes, so that whoever folds
+// it cuts the same chunks with the same ids, then deletes it.
+func (f *HitFolder) foldBatch(ctx context.Context, batch string) error {
+	hits, malformed, err := f.cache.ReadHitBatch(ctx, batch)
 	if err != nil {
-		h.logger.Debug("taking edge hits failed", "err", err)
-		return
-	}
-	h.merge(taken)
-}
-
-// Flush writes the pending counts to Postgres.
-func (h *HitCounter) Flush(ctx context.Context) error {
-	batch := h.swap()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := h.store.AddHits(ctx, batch); err != nil {
-		h.merge(batch)
 		return err
 	}
-	return nil
-}
-
-func (h *HitCounter) swap() map[string]int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	batch := h.pending
-	h.pending = map[string]int64{}
-	return batch
-}
-
-func (h *HitCounter) merge(hits map[string]int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for code, n := range hits {
-		h.pending[code] += n
+	if malformed > 0 {
+		f.logger.Warn("dropped malformed fields of the pending counts", "batch", batch, "fields", malformed)
+		if f.Malformed != nil {
+			f.Malformed(malformed)
+		}
 	}
+	codes := SortedCodes(hits)
+	for start, chunk := 0, 0; start < len(codes); start, chunk = start+HitBatchSize, chunk+1 {
+		part := map[string]int64{}
+		for _, code := range codes[start:min(start+HitBatchSize, len(codes))] {
+			part[code] = hits[code]
+		}
+		applied, err := f.store.AddHits(ctx, batch+"/"+strconv.Itoa(chunk), part)
+		if err != nil {
+			return err
+		}
+		if applied {
+			f.mu.Lock()
+			f.folded += sum(part)
+			f.mu.Unlock()
+		}
+		if chunk%10 == 9 {
+			if _, err := f.cache.HoldFoldLease(ctx, f.owner); err != nil {
+				return err
+			}
+		}
+	}
+	return f.cache.FinishHitBatch(ctx, batch)
 }
 
-// SortedCodes returns the codes of hits in order, so concurrent flushes lock rows alike.
+// SortedCodes returns the codes of hits in order, so concurrent writers lock rows alike.
 func SortedCodes(hits map[string]int64) []string {
 	codes := make([]string, 0, len(hits))
 	for c := range hits {
@@ -123,4 +267,18 @@ func SortedCodes(hits map[string]int64) []string {
 	}
 	sort.Strings(codes)
 	return codes
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func newInstanceID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -20,6 +20,17 @@ type Link struct {
 	ExpiresAt   *time.Time // nil: never
 	MaxVisits   *int64     // nil: unlimited
 	Redirect    int        // 301, 302, 307 or 308; 0: the configured default
+	Version     int64      // changes with every update; cache fills carry it
+}
+
+// Invalidation removes a changed or deleted link from the caches: the code's
+// entry, the dedup entry of its old URL (URLHash, nil if none), and any fill
+// older than Version. It is stored with the change and deleted once done.
+type Invalidation struct {
+	ID      int64
+	Code    string
+	URLHash []byte
+	Version int64
 }
 
 // Expired reports whether l has expired at now.
@@ -78,35 +89,55 @@ type LinkStore interface {
 	// it returns the target, or EGONE when the link is expired or used up.
 	Visit(ctx context.Context, code string) (string, error)
 	ListLinks(ctx context.Context, q ListQuery) ([]Link, string, error)
-	// UpdateLink applies p and returns the link before and after.
-	UpdateLink(ctx context.Context, code string, p LinkPatch) (before, after Link, err error)
-	// DeleteLink removes the link and returns what it was.
-	DeleteLink(ctx context.Context, code string) (Link, error)
+	// UpdateLink applies p and stores the invalidation of the old entries in
+	// the same transaction. Any change takes the link out of deduplication.
+	UpdateLink(ctx context.Context, code string, p LinkPatch) (Link, Invalidation, error)
+	// DeleteLink removes the link and stores the invalidation of its entries
+	// in the same transaction.
+	DeleteLink(ctx context.Context, code string) (Invalidation, error)
+	// PendingInvalidations returns the oldest invalidations not yet done.
+	PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error)
+	// DeleteInvalidations forgets invalidations that were done.
+	DeleteInvalidations(ctx context.Context, ids []int64) error
 	CreateKey(ctx context.Context, name string, hash []byte) (APIKey, error)
 	ListKeys(ctx context.Context) ([]APIKey, error)
 	// RevokeKey revokes the key with this name or id.
 	RevokeKey(ctx context.Context, nameOrID string) (APIKey, error)
 	// KeyActive reports whether a key with this hash exists and is not revoked.
 	KeyActive(ctx context.Context, hash []byte) (bool, error)
-	// AddHits adds counts to access_count of each code.
-	AddHits(ctx context.Context, hits map[string]int64) error
+	// AddHits adds counts to access_count of each code, once per chunkID: a
+	// chunk applied before adds nothing (applied false).
+	AddHits(ctx context.Context, chunkID string, hits map[string]int64) (applied bool, err error)
+	// PruneHitChunks forgets applied chunk ids older than before.
+	PruneHitChunks(ctx context.Context, before time.Time) error
 	Ping(ctx context.Context) error
 }
 
 // LinkCache is the Redis cache in front of LinkStore. A miss is ("", nil).
+// Values read from it are untrusted: callers check them.
 type LinkCache interface {
+	// URL returns the cached target of code, at most link.MaxTargetBytes+1 bytes of it.
 	URL(ctx context.Context, code string) (string, error)
-	// SetURL caches code → url for ttl (at most link.CodeTTL).
-	SetURL(ctx context.Context, code, url string, ttl time.Duration) error
-	// Forget removes a changed or deleted link's entries.
-	Forget(ctx context.Context, code string, urlHash []byte) error
 	CodeForHash(ctx context.Context, urlHash []byte) (string, error)
-	// SetLink caches a new link (code → URL for ttl, and URL hash → code for
-	// a plain one) in one round trip.
-	SetLink(ctx context.Context, l Link, ttl time.Duration) error
-	// TakeHits atomically removes and returns the pending edge-recorded hits.
-	TakeHits(ctx context.Context) (map[string]int64, error)
-	// AddHits adds hits back to the pending hash (used when Postgres is down).
-	AddHits(ctx context.Context, hits map[string]int64) error
+	// SetLink caches l (code → URL for ttl, and, with withHash, its URL hash →
+	// code) unless the cache has seen a newer version of l: a slow fill
+	// never brings back what an invalidation removed. False if refused.
+	SetLink(ctx context.Context, l Link, ttl time.Duration, withHash bool) (bool, error)
+	// Invalidate drops the entries of inv, refuses fills older than its
+	// version, and tells the edges. Doing it twice does no harm.
+	Invalidate(ctx context.Context, inv Invalidation) error
+	// PushHits adds hits to the pending hash once per batchID, however often it is sent.
+	PushHits(ctx context.Context, batchID string, hits map[string]int64) error
+	// HoldFoldLease takes or renews the lease on folding for owner; false if another holds it.
+	HoldFoldLease(ctx context.Context, owner string) (bool, error)
+	// ReleaseFoldLease gives the lease up if owner holds it.
+	ReleaseFoldLease(ctx context.Context, owner string) error
+	// TakeHitBatch returns the batch being folded, or moves the pending hash
+	// into a new one; "" when there is nothing to fold.
+	TakeHitBatch(ctx context.Context) (string, error)
+	// ReadHitBatch returns the valid counts of a batch and how many fields were malformed.
+	ReadHitBatch(ctx context.Context, batch string) (map[string]int64, int, error)
+	// FinishHitBatch deletes a batch whose counts are all in Postgres.
+	FinishHitBatch(ctx context.Context, batch string) error
 	Ping(ctx context.Context) error
 }

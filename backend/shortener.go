@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kurzlink/kurz/link"
 )
@@ -19,6 +21,7 @@ type Shortener struct {
 	codec    *Codec
 	policy   URLPolicy
 	hits     *HitCounter
+	inval    *Invalidator
 	logger   *slog.Logger
 	redirect int // the default redirect status, the edge's too
 	now      func() time.Time
@@ -30,8 +33,8 @@ type Shortener struct {
 // IDBlock is how many sequence ids one round trip reserves.
 const IDBlock = 16
 
-func NewShortener(store LinkStore, cache LinkCache, codec *Codec, policy URLPolicy, hits *HitCounter, defaultRedirect int, logger *slog.Logger) *Shortener {
-	return &Shortener{store: store, cache: cache, codec: codec, policy: policy, hits: hits,
+func NewShortener(store LinkStore, cache LinkCache, codec *Codec, policy URLPolicy, hits *HitCounter, inval *Invalidator, defaultRedirect int, logger *slog.Logger) *Shortener {
+	return &Shortener{store: store, cache: cache, codec: codec, policy: policy, hits: hits, inval: inval,
 		redirect: defaultRedirect, logger: logger, now: time.Now}
 }
 
@@ -50,6 +53,8 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if l.Dedup {
 		if code, err := s.cache.CodeForHash(ctx, l.URLHash); err != nil {
 			s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
+		} else if code != "" && !link.IsAlias(code) {
+			s.logger.Warn("refusing a malformed dedup entry from redis, using postgres", "bytes", len(code))
 		} else if code != "" {
 			l.Code = code
 			return l, false, nil
@@ -59,7 +64,7 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if err != nil {
 		return Link{}, false, err
 	}
-	s.fillCache(ctx, l)
+	s.fillCache(ctx, l, true)
 	return l, created, nil
 }
 
@@ -147,13 +152,15 @@ func (s *Shortener) cacheTTL(l Link) time.Duration {
 	return max(ttl, 0)
 }
 
-func (s *Shortener) fillCache(ctx context.Context, l Link) {
+// fillCache caches l (with its dedup entry if withHash) unless the cache
+// has seen a newer version of it.
+func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) {
 	ttl := s.cacheTTL(l)
 	if ttl <= 0 {
 		return
 	}
-	if err := s.cache.SetLink(ctx, l, ttl); err != nil {
-		s.logger.Warn("redis fill failed", "op", "set_link", "err", err)
+	if _, err := s.cache.SetLink(ctx, l, ttl, withHash && l.Dedup); err != nil {
+		s.logger.Warn("redis fill failed", "code", l.Code, "err", err)
 	}
 }
 
@@ -165,6 +172,10 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	url, err := s.cache.URL(ctx, code)
 	if err != nil {
 		s.logger.Warn("redis lookup failed, using postgres", "err", err)
+	}
+	if url != "" && !link.IsSafeTarget(url) { // the edge's own check: a bad value is a miss, repaired below
+		s.logger.Warn("refusing an unsafe cached target, using postgres", "code", code, "bytes", len(url))
+		url = ""
 	}
 	if url != "" { // only links the edge may serve are cached
 		s.hits.Record(code)
@@ -182,11 +193,7 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
 		return url, status, err
 	}
-	if ttl := s.cacheTTL(l); ttl > 0 {
-		if err := s.cache.SetURL(ctx, code, l.URL, ttl); err != nil {
-			s.logger.Warn("redis fill failed", "op", "set_url", "err", err)
-		}
-	}
+	s.fillCache(ctx, l, false)
 	s.hits.Record(code)
 	return l.URL, status, nil
 }
@@ -220,11 +227,14 @@ func (s *Shortener) List(ctx context.Context, q ListQuery) ([]Link, string, erro
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 20
 	}
+	if len(q.Search) > 2048 || !utf8.ValidString(q.Search) || strings.ContainsRune(q.Search, 0) {
+		return nil, "", Errorf(EINVALID, "q must be text of at most 2048 bytes, without NUL characters")
+	}
 	return s.store.ListLinks(ctx, q)
 }
 
-// Update changes a link and removes its old cache entries, so that the edge
-// stops serving the old target within its hot-cache TTL.
+// Update changes a link; its old cache entries are gone when it returns, or,
+// if Redis does not answer, as soon as Redis does (see Invalidator).
 func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link, error) {
 	if !link.IsAlias(code) {
 		return Link{}, Errorf(ENOTFOUND, "no link has this code")
@@ -239,12 +249,13 @@ func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link,
 	if err := s.validateOptions(CreateRequest{ExpiresAt: p.ExpiresAt, MaxVisits: p.MaxVisits, Redirect: deref(p.Redirect)}); err != nil {
 		return Link{}, err
 	}
-	before, after, err := s.store.UpdateLink(ctx, code, p)
+	after, inv, err := s.store.UpdateLink(ctx, code, p)
 	if err != nil {
 		return Link{}, err
 	}
-	s.forget(ctx, before)
-	s.fillCache(ctx, after)
+	if s.inval.Apply(ctx, inv) == nil {
+		s.fillCache(context.WithoutCancel(ctx), after, false)
+	}
 	return after, nil
 }
 
@@ -253,19 +264,12 @@ func (s *Shortener) Delete(ctx context.Context, code string) error {
 	if !link.IsAlias(code) {
 		return Errorf(ENOTFOUND, "no link has this code")
 	}
-	l, err := s.store.DeleteLink(ctx, code)
+	inv, err := s.store.DeleteLink(ctx, code)
 	if err != nil {
 		return err
 	}
-	s.forget(ctx, l)
+	s.inval.Apply(ctx, inv)
 	return nil
-}
-
-func (s *Shortener) forget(ctx context.Context, l Link) {
-	if err := s.cache.Forget(ctx, l.Code, l.URLHash); err != nil {
-		// The entries expire by themselves; until then a replica may serve the old target.
-		s.logger.Error("redis forget failed: old target cached until its TTL", "code", l.Code, "err", err)
-	}
 }
 
 // Health returns the failing dependencies' errors, nil when all answer.

@@ -126,7 +126,7 @@ func TestDockerCompose(t *testing.T) {
 	t.Run("RedisAsDesigned", func(t *testing.T) {
 		r := svc("redis")
 		cmd := strings.Join(r.Command, " ")
-		if !strings.HasPrefix(r.Image, "redis:7") || !strings.Contains(cmd, "--maxmemory 2gb") || !strings.Contains(cmd, "--maxmemory-policy allkeys-lru") {
+		if !strings.HasPrefix(r.Image, "redis:7") || !strings.Contains(cmd, "--maxmemory 2gb") || !strings.Contains(cmd, "--maxmemory-policy volatile-lru") {
 			t.Errorf("redis = %s %s", r.Image, cmd)
 		}
 		if r.HealthCheck == nil {

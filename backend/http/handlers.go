@@ -150,9 +150,14 @@ func (s *server) handleHome() http.HandlerFunc {
 	}
 }
 
-// handleFormShorten is the form post of the page without JavaScript.
+// handleFormShorten is the form post of the page without JavaScript. The
+// form has no key field, so where creation needs a key it creates nothing.
 func (s *server) handleFormShorten() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.OpenKeyless {
+			s.renderPage(w, http.StatusUnauthorized, pageData{Error: "Creating links here needs an API key: use the API with your key."})
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			s.renderPage(w, http.StatusBadRequest, pageData{Error: "The form could not be read. Please try again."})

@@ -14,12 +14,12 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0)`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version`
 
 func scanLink(row pgx.Row) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
-	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect)
+	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version)
 	l.Redirect = int(redirect)
 	return l, err
 }
@@ -55,7 +55,7 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 		var created bool
 		var redirect int16
 		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
-			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &created)
+			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &created)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
 			continue
 		}
@@ -117,16 +117,17 @@ func (db *DB) ListLinks(ctx context.Context, q backend.ListQuery) ([]backend.Lin
 	return links, next, done(nil)
 }
 
-func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) (before, after backend.Link, err error) {
+func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) (after backend.Link, inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "update_link")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var err error
-		if before, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1 FOR UPDATE`, code)); err != nil {
+		before, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1 FOR UPDATE`, code))
+		if err != nil {
 			return err
 		}
 		after = before
-		if p.URL != nil && *p.URL != before.URL {
-			after.URL, after.URLHash, after.Dedup = *p.URL, backend.HashURL(*p.URL), false // a changed link stands alone
+		after.Dedup = false // a changed link stands alone: the next post of its URL gets a plain link
+		if p.URL != nil {
+			after.URL, after.URLHash = *p.URL, backend.HashURL(*p.URL)
 		}
 		if p.SetExpiresAt {
 			after.ExpiresAt = p.ExpiresAt
@@ -139,18 +140,60 @@ func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) 
 		}
 		after, err = scanLink(tx.QueryRow(ctx, `
 			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
-			       max_visits = $6, redirect_status = nullif($7, 0), updated_at = now()
+			       max_visits = $6, redirect_status = nullif($7, 0), updated_at = now(),
+			       version = nextval('url_mappings_version_seq')
 			WHERE short_code = $1 RETURNING `+linkColumns,
 			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect))
+		if err != nil {
+			return err
+		}
+		inv, err = insertInvalidation(ctx, tx, before, after.Version)
 		return err
 	})
-	return before, after, done(err)
+	return after, inv, done(err)
 }
 
-func (db *DB) DeleteLink(ctx context.Context, code string) (backend.Link, error) {
+func (db *DB) DeleteLink(ctx context.Context, code string) (inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "delete_link")
-	l, err := scanLink(db.pool.QueryRow(ctx, `DELETE FROM url_mappings WHERE short_code = $1 RETURNING `+linkColumns, code))
-	return l, done(err)
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		l, err := scanLink(tx.QueryRow(ctx, `DELETE FROM url_mappings WHERE short_code = $1 RETURNING `+linkColumns, code))
+		if err != nil {
+			return err
+		}
+		inv, err = insertInvalidation(ctx, tx, l, 0)
+		return err
+	})
+	return inv, done(err)
+}
+
+// insertInvalidation stores the invalidation of l's entries at version (0: a new one).
+func insertInvalidation(ctx context.Context, tx pgx.Tx, l backend.Link, version int64) (backend.Invalidation, error) {
+	inv := backend.Invalidation{Code: l.Code}
+	if l.Dedup {
+		inv.URLHash = l.URLHash
+	}
+	err := tx.QueryRow(ctx, `
+		INSERT INTO cache_invalidations (code, url_hash, version)
+		VALUES ($1, $2, CASE WHEN $3::bigint > 0 THEN $3::bigint ELSE nextval('url_mappings_version_seq') END)
+		RETURNING id, version`, inv.Code, inv.URLHash, version).Scan(&inv.ID, &inv.Version)
+	return inv, err
+}
+
+func (db *DB) PendingInvalidations(ctx context.Context, limit int) ([]backend.Invalidation, error) {
+	ctx, done := db.begin(ctx, "pending_invalidations")
+	rows, _ := db.pool.Query(ctx, `SELECT id, code, url_hash, version FROM cache_invalidations ORDER BY id LIMIT $1`, limit)
+	invs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Invalidation, error) {
+		var inv backend.Invalidation
+		err := r.Scan(&inv.ID, &inv.Code, &inv.URLHash, &inv.Version)
+		return inv, err
+	})
+	return invs, done(err)
+}
+
+func (db *DB) DeleteInvalidations(ctx context.Context, ids []int64) error {
+	ctx, done := db.begin(ctx, "delete_invalidations")
+	_, err := db.pool.Exec(ctx, `DELETE FROM cache_invalidations WHERE id = ANY($1)`, ids)
+	return done(err)
 }
 
 func encodeCursor(t time.Time, id int64) string {

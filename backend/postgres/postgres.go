@@ -87,19 +87,34 @@ func (db *DB) NextIDs(ctx context.Context, n int) ([]int64, error) {
 	return ids, done(err)
 }
 
-// AddHits adds all counts in one statement, rows locked in code order so that
-// replicas flushing at once cannot deadlock.
-func (db *DB) AddHits(ctx context.Context, hits map[string]int64) error {
+// AddHits adds a chunk of counts in one statement, which also claims the
+// chunk's id: a chunk applied before (a retry after a lost reply, or another
+// backend folding the same batch) matches no claim and adds nothing. Counts
+// saturate at the largest bigint instead of failing the whole chunk.
+func (db *DB) AddHits(ctx context.Context, chunkID string, hits map[string]int64) (bool, error) {
 	codes := backend.SortedCodes(hits)
 	counts := make([]int64, len(codes))
 	for i, c := range codes {
 		counts[i] = hits[c]
 	}
 	ctx, done := db.begin(ctx, "add_hits")
-	_, err := db.pool.Exec(ctx, `
-		UPDATE url_mappings m SET access_count = m.access_count + h.n
-		FROM unnest($1::text[], $2::bigint[]) AS h(code, n)
-		WHERE m.short_code = h.code`, codes, counts)
+	var claimed bool
+	err := db.pool.QueryRow(ctx, `
+		WITH claim AS (
+			INSERT INTO hit_chunks (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id
+		), added AS (
+			UPDATE url_mappings m
+			SET access_count = least(m.access_count::numeric + h.n, 9223372036854775807)::bigint
+			FROM unnest($2::text[], $3::bigint[]) AS h(code, n)
+			WHERE m.short_code = h.code AND EXISTS (SELECT 1 FROM claim)
+		)
+		SELECT EXISTS (SELECT 1 FROM claim)`, chunkID, codes, counts).Scan(&claimed)
+	return claimed, done(err)
+}
+
+func (db *DB) PruneHitChunks(ctx context.Context, before time.Time) error {
+	ctx, done := db.begin(ctx, "prune_hit_chunks")
+	_, err := db.pool.Exec(ctx, `DELETE FROM hit_chunks WHERE applied_at < $1`, before)
 	return done(err)
 }
 

@@ -86,12 +86,27 @@ func TestCreateLink(t *testing.T) {
 		}
 	})
 	t.Run("AddHits", func(t *testing.T) {
-		if err := db.AddHits(ctx, map[string]int64{"aaaaaaa": 3, "unknown": 5}); err != nil {
-			t.Fatal(err)
+		for i, want := range []bool{true, false} { // the retry of a chunk adds nothing
+			applied, err := db.AddHits(ctx, "batch-1/0", map[string]int64{"aaaaaaa": 3, "unknown": 5})
+			if err != nil || applied != want {
+				t.Fatalf("AddHits #%d = %v, %v; want %v", i, applied, err, want)
+			}
 		}
 		l, err := db.FindByCode(ctx, "aaaaaaa")
-		if err != nil || l.AccessCount != 3 {
-			t.Fatalf("FindByCode = %+v, %v", l, err)
+		if got, want := l.AccessCount, int64(3); err != nil || got != want {
+			t.Fatalf("access_count = %d (%v), want %d", got, err, want)
+		}
+	})
+	t.Run("AddHitsSaturates", func(t *testing.T) {
+		if _, err := db.AddHits(ctx, "batch-2/0", map[string]int64{"aaaaaaa": 1 << 62}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AddHits(ctx, "batch-3/0", map[string]int64{"aaaaaaa": 1 << 62}); err != nil {
+			t.Fatalf("adding past the largest bigint: %v", err)
+		}
+		l, _ := db.FindByCode(ctx, "aaaaaaa")
+		if got, want := l.AccessCount, int64(1<<63-1); got != want {
+			t.Errorf("access_count = %d, want %d", got, want)
 		}
 	})
 }

@@ -3,8 +3,12 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,11 +28,65 @@ type Cache struct {
 
 var _ backend.LinkCache = (*Cache)(nil)
 
-// takeHits reads and deletes the pending hits atomically, so each is folded once.
-var takeHits = goredis.NewScript(`
-local v = redis.call('HGETALL', KEYS[1])
-if #v > 0 then redis.call('DEL', KEYS[1]) end
-return v`)
+var (
+	// setLink fills a link's entries unless Redis has seen a newer version.
+	// KEYS: code:{c}, ver:{c}[, urlhash:{h}]. ARGV: url, version, ttl ms, version ttl ms[, code, hash ttl ms].
+	setLink = goredis.NewScript(`
+local seen = redis.pcall('GET', KEYS[2])
+if type(seen) == 'string' and (tonumber(seen) or 0) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
+return 1`)
+
+	// invalidate drops a changed link's entries, raises its version so that
+	// older fills are refused, and tells the edges.
+	// KEYS: code:{c}, ver:{c}, urlhash:{h} (or code:{c} again). ARGV: version, tombstone ms, channel, code.
+	invalidate = goredis.NewScript(`
+local seen = redis.pcall('GET', KEYS[2])
+if type(seen) ~= 'string' or (tonumber(seen) or 0) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+end
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`)
+
+	// pushHits is the contract's script, shared with the edge.
+	pushHits = goredis.NewScript(link.AddHitsScript)
+
+	// holdLease takes the folding lease, or renews it for its holder.
+	// KEYS: hits:lease. ARGV: owner, ttl ms.
+	holdLease = goredis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`)
+
+	// releaseLease deletes the folding lease if owner holds it. KEYS: hits:lease. ARGV: owner.
+	releaseLease = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`)
+
+	// takeBatch returns the batch being folded, or renames the pending hash
+	// into a new batch. A pending key of another type is dropped.
+	// KEYS: hits, hits:folding. ARGV: the new batch's key.
+	takeBatch = goredis.NewScript(`
+local current = redis.call('GET', KEYS[2])
+if current then return current end
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return false end
+if t ~= 'hash' then redis.call('DEL', KEYS[1]) return false end
+redis.call('RENAME', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1])
+return ARGV[1]`)
+
+	// finishBatch deletes a folded batch and, if it is still the current one, the marker.
+	// KEYS: hits:folding. ARGV: the batch's key.
+	finishBatch = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('DEL', ARGV[1])
+return 1`)
+)
 
 // Open returns a Cache for redisURL (redis://[:password@]host:port/db).
 func Open(redisURL string, timeout time.Duration, reg prometheus.Registerer) (*Cache, error) {
@@ -70,67 +128,148 @@ func Open(redisURL string, timeout time.Duration, reg prometheus.Registerer) (*C
 
 func (c *Cache) Close() error { return c.client.Close() }
 
+// UnsafeConfigError is a Redis setting kurz refuses to run with.
+type UnsafeConfigError struct{ Message string }
+
+func (e *UnsafeConfigError) Error() string { return e.Message }
+
+// CheckEvictionPolicy refuses a Redis that may evict keys without a TTL: the
+// pending counts (hits) have none and must not vanish under memory pressure.
+func (c *Cache) CheckEvictionPolicy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cfg, err := c.client.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return err
+	}
+	if policy := cfg["maxmemory-policy"]; strings.HasPrefix(policy, "allkeys-") {
+		return &UnsafeConfigError{Message: fmt.Sprintf("redis has maxmemory-policy %s, which may evict the pending visit counts: "+
+			"set it to volatile-lru (or noeviction), e.g. redis-server --maxmemory-policy volatile-lru", policy)}
+	}
+	return nil
+}
+
 func (c *Cache) URL(ctx context.Context, code string) (string, error) {
-	return c.get(ctx, "get_url", link.CodeKey(code))
-}
-
-func (c *Cache) SetURL(ctx context.Context, code, url string, ttl time.Duration) error {
-	return c.set(ctx, "set_url", link.CodeKey(code), url, min(ttl, link.CodeTTL))
-}
-
-// Forget deletes a link's entries and tells the edges to drop it from their hot caches.
-func (c *Cache) Forget(ctx context.Context, code string, urlHash []byte) error {
-	ctx, done := c.begin(ctx, "forget")
-	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, link.CodeKey(code), link.URLHashKey(backend.HashHex(urlHash)))
-		p.Publish(ctx, link.InvalidateChannel, code)
-		return nil
-	})
-	return done(err, "")
+	ctx, done := c.begin(ctx, "get_url")
+	v, err := c.client.GetRange(ctx, link.CodeKey(code), 0, link.MaxTargetBytes).Result()
+	if err != nil {
+		return "", done(err, "")
+	}
+	if v == "" { // GETRANGE answers "" for a missing key
+		return "", done(nil, "miss")
+	}
+	return v, done(nil, "hit")
 }
 
 func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error) {
-	return c.get(ctx, "get_code", link.URLHashKey(backend.HashHex(urlHash)))
+	ctx, done := c.begin(ctx, "get_code")
+	v, err := c.client.GetRange(ctx, link.URLHashKey(backend.HashHex(urlHash)), 0, link.AliasMaxLength).Result()
+	if err != nil {
+		return "", done(err, "")
+	}
+	if v == "" {
+		return "", done(nil, "miss")
+	}
+	return v, done(nil, "hit")
 }
 
-func (c *Cache) SetLink(ctx context.Context, l backend.Link, ttl time.Duration) error {
+func (c *Cache) SetLink(ctx context.Context, l backend.Link, ttl time.Duration, withHash bool) (bool, error) {
 	ctx, done := c.begin(ctx, "set_link")
-	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, link.CodeKey(l.Code), l.URL, min(ttl, link.CodeTTL))
-		if l.Dedup {
-			p.Set(ctx, link.URLHashKey(backend.HashHex(l.URLHash)), l.Code, link.URLHashTTL)
-		}
-		return nil
-	})
+	ttl = min(ttl, link.CodeTTL)
+	keys := []string{link.CodeKey(l.Code), link.VersionKey(l.Code)}
+	args := []any{l.URL, l.Version, ttl.Milliseconds(), max(ttl, link.TombstoneTTL).Milliseconds()}
+	if withHash {
+		keys = append(keys, link.URLHashKey(backend.HashHex(l.URLHash)))
+		args = append(args, l.Code, link.URLHashTTL.Milliseconds())
+	}
+	n, err := setLink.Run(ctx, c.client, keys, args...).Int()
+	return n == 1, done(err, "")
+}
+
+func (c *Cache) Invalidate(ctx context.Context, inv backend.Invalidation) error {
+	ctx, done := c.begin(Background(ctx), "invalidate")
+	hashKey := link.CodeKey(inv.Code)
+	if inv.URLHash != nil {
+		hashKey = link.URLHashKey(backend.HashHex(inv.URLHash))
+	}
+	err := invalidate.Run(ctx, c.client, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey},
+		inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code).Err()
 	return done(err, "")
 }
 
-func (c *Cache) TakeHits(ctx context.Context) (map[string]int64, error) {
-	ctx, done := c.begin(ctx, "take_hits")
-	pairs, err := takeHits.Run(ctx, c.client, []string{link.HitsKey}).StringSlice()
-	if err = done(err, ""); err != nil {
-		return nil, err
+func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]int64) error {
+	ctx, done := c.begin(Background(ctx), "push_hits")
+	args := make([]any, 0, 1+2*len(hits))
+	args = append(args, link.HitsPushedTTL.Milliseconds())
+	for code, n := range hits {
+		args = append(args, code, n)
 	}
-	hits := make(map[string]int64, len(pairs)/2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		n, err := strconv.ParseInt(pairs[i+1], 10, 64)
-		if err != nil || !link.IsCode(pairs[i]) || n <= 0 {
-			continue // a foreign or corrupt field must not block the rest
-		}
-		hits[pairs[i]] += n
-	}
-	return hits, nil
+	return done(pushHits.Run(ctx, c.client, []string{link.HitsKey, link.HitsPushedKeyPrefix + batchID}, args...).Err(), "")
 }
 
-func (c *Cache) AddHits(ctx context.Context, hits map[string]int64) error {
-	ctx, done := c.begin(ctx, "add_hits")
-	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for code, n := range hits {
-			p.HIncrBy(ctx, link.HitsKey, code, n)
+func (c *Cache) HoldFoldLease(ctx context.Context, owner string) (bool, error) {
+	ctx, done := c.begin(Background(ctx), "hold_lease")
+	n, err := holdLease.Run(ctx, c.client, []string{link.HitsLeaseKey}, owner, link.HitsLeaseTTL.Milliseconds()).Int()
+	return n == 1, done(err, "")
+}
+
+func (c *Cache) ReleaseFoldLease(ctx context.Context, owner string) error {
+	ctx, done := c.begin(Background(ctx), "release_lease")
+	return done(releaseLease.Run(ctx, c.client, []string{link.HitsLeaseKey}, owner).Err(), "")
+}
+
+func (c *Cache) TakeHitBatch(ctx context.Context) (string, error) {
+	ctx, done := c.begin(Background(ctx), "take_hits")
+	name, err := takeBatch.Run(ctx, c.client, []string{link.HitsKey, link.HitsFoldingKey}, link.HitsBatchKeyPrefix+newID()).Text()
+	if errors.Is(err, goredis.Nil) {
+		return "", done(nil, "miss")
+	}
+	if err != nil {
+		return "", done(err, "")
+	}
+	if !strings.HasPrefix(name, link.HitsBatchKeyPrefix) { // not ours: forget the marker, touch nothing else
+		return "", done(c.client.Del(ctx, link.HitsFoldingKey).Err(), "")
+	}
+	return name, done(nil, "")
+}
+
+// ReadHitBatch scans the batch; HSCAN may return a field twice, so fields are
+// assigned, not added. A batch that is not a hash counts as one malformed field.
+func (c *Cache) ReadHitBatch(ctx context.Context, batch string) (map[string]int64, int, error) {
+	hits, malformed := map[string]int64{}, map[string]bool{}
+	var cursor uint64
+	for {
+		sctx, done := c.begin(Background(ctx), "read_hits")
+		pairs, next, err := c.client.HScan(sctx, batch, cursor, "", 10000).Result()
+		if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+			return hits, 1, done(nil, "")
 		}
-		return nil
-	})
-	return done(err, "")
+		if err = done(err, ""); err != nil {
+			return nil, 0, err
+		}
+		for i := 0; i+1 < len(pairs); i += 2 {
+			n, err := strconv.ParseInt(pairs[i+1], 10, 64)
+			if err != nil || n <= 0 || n > link.MaxHitsPerField || !link.IsAlias(pairs[i]) {
+				malformed[pairs[i]] = true
+				continue
+			}
+			hits[pairs[i]] = n
+		}
+		if cursor = next; cursor == 0 {
+			return hits, len(malformed), nil
+		}
+	}
+}
+
+func (c *Cache) FinishHitBatch(ctx context.Context, batch string) error {
+	ctx, done := c.begin(Background(ctx), "finish_hits")
+	return done(finishBatch.Run(ctx, c.client, []string{link.HitsFoldingKey}, batch).Err(), "")
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (c *Cache) Ping(ctx context.Context) error {
@@ -138,30 +277,14 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return done(c.client.Ping(ctx).Err(), "")
 }
 
-func (c *Cache) get(ctx context.Context, op, key string) (string, error) {
-	ctx, done := c.begin(ctx, op)
-	v, err := c.client.Get(ctx, key).Result()
-	if errors.Is(err, goredis.Nil) {
-		return "", done(nil, "miss")
-	}
-	if err != nil {
-		return "", done(err, "")
-	}
-	return v, done(nil, "hit")
-}
-
-func (c *Cache) set(ctx context.Context, op, key, value string, ttl time.Duration) error {
-	ctx, done := c.begin(ctx, op)
-	return done(c.client.Set(ctx, key, value, ttl).Err(), "")
-}
-
 type silent struct{}
 
 func (silent) Printf(context.Context, string, ...any) {}
 
-// begin bounds ctx by the timeout; done records the result and latency.
+// begin bounds ctx by the timeout; done records the result and latency. The
+// breaker tells this timeout (its own failure) from the caller's cancellation.
 func (c *Cache) begin(ctx context.Context, op string) (context.Context, func(error, string) error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCommandTimeout)
 	start := time.Now()
 	return ctx, func(err error, result string) error {
 		cancel()

@@ -7,8 +7,14 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/redis"
+	"github.com/kurzlink/kurz/internal/testenv"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // A Redis that accepts connections and never answers costs one timeout, then
 // calls fail without touching the network until the cooldown ends.
@@ -47,4 +53,104 @@ func TestBreakerStopsCallsToAHangingRedis(t *testing.T) {
 	if got := accepted.Load() - before; got != 0 {
 		t.Errorf("%d new connections while the breaker was open, want 0", got)
 	}
+}
+
+// A caller that gives up (a client hanging up) is no failure of Redis: the
+// breaker stays closed and the next caller is answered.
+func TestBreakerIgnoresCallersCancellation(t *testing.T) {
+	cache := MustOpen(t, testenv.SharedRedis(t))
+	for i := 0; i < 300; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		cache.URL(ctx, "aaaaaaa")
+	}
+	if err := cache.Ping(context.Background()); err != nil {
+		t.Errorf("Ping after 300 cancelled calls = %v, want nil", err)
+	}
+}
+
+func TestSetLinkRefusesAnOlderVersion(t *testing.T) {
+	cache := MustOpen(t, testenv.SharedRedis(t))
+	ctx := context.Background()
+	old := backend.Link{Code: "vErSiOn", URL: "https://example.com/old", URLHash: backend.HashURL("https://example.com/old"), Dedup: true, Version: 10}
+	if ok, err := cache.SetLink(ctx, old, time.Hour, true); !ok || err != nil {
+		t.Fatalf("SetLink = %v, %v", ok, err)
+	}
+	if err := cache.Invalidate(ctx, backend.Invalidation{Code: old.Code, URLHash: old.URLHash, Version: 11}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ErrStaleFill", func(t *testing.T) {
+		if ok, err := cache.SetLink(ctx, old, time.Hour, true); ok || err != nil {
+			t.Fatalf("SetLink of version 10 after 11 = %v, %v; want refused", ok, err)
+		}
+		if got, _ := cache.URL(ctx, old.Code); got != "" {
+			t.Errorf("URL = %q, want a miss", got)
+		}
+		if got, _ := cache.CodeForHash(ctx, old.URLHash); got != "" {
+			t.Errorf("CodeForHash = %q, want a miss", got)
+		}
+	})
+	t.Run("OKNewVersion", func(t *testing.T) {
+		l := old
+		l.URL, l.Version = "https://example.com/new", 11
+		if ok, err := cache.SetLink(ctx, l, time.Hour, false); !ok || err != nil {
+			t.Fatalf("SetLink of version 11 = %v, %v", ok, err)
+		}
+		if got, want := MustURL(t, cache, l.Code), l.URL; got != want {
+			t.Errorf("URL = %q, want %q", got, want)
+		}
+	})
+}
+
+// Malformed fields of a batch are counted and left out; the others are read.
+func TestReadHitBatchDropsMalformedFields(t *testing.T) {
+	r := testenv.SharedRedis(t)
+	cache := MustOpen(t, r)
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	defer c.Close()
+	ctx := context.Background()
+	c.HSet(ctx, "hits", "okCode1", "4", "alias-ok", "2", "badNum1", "x", "tooBig1", "9223372036854775807",
+		"negativ", "-3", "bad code!", "1", "zeroCnt", "0")
+	batch, err := cache.TakeHitBatch(ctx)
+	if err != nil || batch == "" {
+		t.Fatalf("TakeHitBatch = %q, %v", batch, err)
+	}
+	hits, malformed, err := cache.ReadHitBatch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(hits), 2; got != want || hits["okCode1"] != 4 || hits["alias-ok"] != 2 {
+		t.Errorf("hits = %v, want okCode1:4 alias-ok:2", hits)
+	}
+	if got, want := malformed, 5; got != want {
+		t.Errorf("malformed = %d, want %d", got, want)
+	}
+	if again, _ := cache.TakeHitBatch(ctx); again != batch {
+		t.Errorf("TakeHitBatch before finishing = %q, want the same batch %q", again, batch)
+	}
+	if err := cache.FinishHitBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Exists(ctx, batch, "hits:folding").Result(); n != 0 {
+		t.Errorf("%d keys left after finishing, want 0", n)
+	}
+}
+
+func MustOpen(tb testing.TB, r *testenv.Redis) *redis.Cache {
+	tb.Helper()
+	cache, err := redis.Open(r.URL(), time.Second, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cache.Close() })
+	return cache
+}
+
+func MustURL(tb testing.TB, cache *redis.Cache, code string) string {
+	tb.Helper()
+	url, err := cache.URL(context.Background(), code)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return url
 }

@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// Redis is a redis-server on a loopback port with its files in Dir.
+// Redis is a redis-server on a loopback port with its files in Dir. It
+// evicts only keys with a TTL (caches), never the pending counts.
 type Redis struct {
 	Port      int
 	Dir       string
 	Persist   bool   // append-only file, for `make run`
-	MaxMemory string // e.g. "256mb"; evicts allkeys-lru beyond it
+	MaxMemory string // e.g. "256mb"; evicts volatile-lru beyond it
 	proc      *Process
 }
 
@@ -38,7 +39,7 @@ func (r *Redis) Start() error {
 		aof = "yes"
 	}
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof,
-		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "allkeys-lru"}
+		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "volatile-lru", "--enable-debug-command", "local"}
 	p, err := StartProcess(bin, args, filepath.Join(r.Dir, "redis.log"), ProcessOptions{})
 	if err != nil {
 		return err

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // config is every setting, read from the environment.
@@ -41,18 +45,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxBodyBytes:  int64(e.int("KURZ_MAX_BODY_BYTES", 8<<10)),
 		RedirectCode:  e.int("KURZ_REDIRECT_STATUS", 301),
 		CacheControl:  e.str("KURZ_CACHE_CONTROL", "private, max-age=90"),
-		FlushInterval: e.duration("KURZ_HIT_FLUSH_INTERVAL", time.Second),
+		FlushInterval: e.duration("KURZ_HIT_FLUSH_INTERVAL", 200*time.Millisecond),
 		PGTimeout:     e.duration("KURZ_POSTGRES_TIMEOUT", 3*time.Second),
 		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT", 250*time.Millisecond),
 		StartTimeout:  e.duration("KURZ_START_TIMEOUT", 30*time.Second),
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
-		RequireAPIKey: e.str("KURZ_REQUIRE_API_KEY", "false") == "true",
+		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
 	}
 	if e.err != nil {
 		return c, e.err
 	}
-	if c.CodeSecret == "" {
-		return c, fmt.Errorf("KURZ_CODE_SECRET is required: a long random string (e.g. openssl rand -hex 32); changing it later changes the codes of new links")
+	if err := checkCodeSecret(c.CodeSecret); err != nil {
+		return c, err
 	}
 	switch c.RedirectCode {
 	case 301, 302, 307, 308:
@@ -62,10 +66,48 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("KURZ_PUBLIC_URL must be an absolute http(s) URL, not %q", c.PublicURL)
 	}
+	if c.MaxURLLength > link.MaxTargetBytes {
+		return c, fmt.Errorf("KURZ_MAX_URL_LENGTH must be at most %d (the longest target the edge serves), not %d", link.MaxTargetBytes, c.MaxURLLength)
+	}
 	if c.MaxURLLength <= 0 || c.MaxBodyBytes <= 0 || c.FlushInterval <= 0 || c.PGTimeout <= 0 || c.RedisTimeout <= 0 {
 		return c, fmt.Errorf("limits, timeouts and intervals must be positive")
 	}
 	return c, nil
+}
+
+// exampleCodeSecret is the placeholder of .env.example: refused, or every code would be predictable.
+const exampleCodeSecret = "change-me-to-a-long-random-string"
+
+// checkCodeSecret wants at least 32 random bytes, written as hex or base64.
+func checkCodeSecret(secret string) error {
+	const how = "KURZ_CODE_SECRET must be at least 32 random bytes written as hex or base64 (make one with: openssl rand -hex 32); changing it later changes the codes of new links"
+	if secret == "" {
+		return fmt.Errorf("KURZ_CODE_SECRET is required: %s", how)
+	}
+	if secret == exampleCodeSecret {
+		return fmt.Errorf("KURZ_CODE_SECRET is the example's placeholder, which would make every code predictable: %s", how)
+	}
+	raw, err := hex.DecodeString(secret)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if err == nil {
+			break
+		}
+		raw, err = enc.DecodeString(secret)
+	}
+	if err != nil {
+		return fmt.Errorf("KURZ_CODE_SECRET is neither hex nor base64: %s", how)
+	}
+	if len(raw) < 32 {
+		return fmt.Errorf("KURZ_CODE_SECRET holds %d bytes: %s", len(raw), how)
+	}
+	distinct := map[byte]bool{}
+	for _, b := range raw {
+		distinct[b] = true
+	}
+	if len(distinct) < 12 { // 32 random bytes have about 30 distinct values
+		return fmt.Errorf("KURZ_CODE_SECRET does not look random (%d distinct byte values): %s", len(distinct), how)
+	}
+	return nil
 }
 
 type envReader struct {
@@ -78,6 +120,23 @@ func (e *envReader) str(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// bool accepts true, false, 1 and 0 only: anything else is a mistake to report, not a false.
+func (e *envReader) bool(key string, def bool) bool {
+	switch v := e.getenv(key); v {
+	case "":
+		return def
+	case "true", "1":
+		return true
+	case "false", "0":
+		return false
+	default:
+		if e.err == nil {
+			e.err = fmt.Errorf("%s must be true, false, 1 or 0, not %q", key, v)
+		}
+		return def
+	}
 }
 
 func (e *envReader) int(key string, def int) int {

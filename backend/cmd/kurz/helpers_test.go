@@ -37,6 +37,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// testCodeSecret is 32 random bytes in hex, as KURZ_CODE_SECRET must be.
+const testCodeSecret = "9f2c4e1b7a3d5f6081c2e4a6b8d0f1e3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b5"
+
 // MustStartBackend runs the backend against databaseURL and redisURL with extra env.
 func MustStartBackend(tb testing.TB, databaseURL, redisURL string, env map[string]string) *kurzBackend {
 	tb.Helper()
@@ -47,7 +50,7 @@ func MustStartBackend(tb testing.TB, databaseURL, redisURL string, env map[strin
 		"DATABASE_URL":            databaseURL,
 		"REDIS_URL":               redisURL,
 		"KURZ_PUBLIC_URL":         "http://kurz.test",
-		"KURZ_CODE_SECRET":        "test-secret",
+		"KURZ_CODE_SECRET":        testCodeSecret,
 		"KURZ_HIT_FLUSH_INTERVAL": "100ms",
 		"KURZ_POSTGRES_TIMEOUT":   "1s",
 		"KURZ_LOG_LEVEL":          "debug",

@@ -59,12 +59,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	hits := backend.NewHitCounter(db, cache, cfg.FlushInterval, logger)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "kurz_pending_hits", Help: "Redirects counted in memory, not yet in Postgres.",
-	}, func() float64 { return float64(hits.Pending()) }))
+	if err := cache.CheckEvictionPolicy(ctx); err != nil {
+		var unsafe *redis.UnsafeConfigError
+		if errors.As(err, &unsafe) {
+			return err
+		}
+		logger.Warn("could not read redis's eviction policy", "err", err)
+	}
+	hits := backend.NewHitCounter(cache, db, cfg.FlushInterval, logger)
+	folder := backend.NewHitFolder(cache, db, cfg.FlushInterval, logger)
+	malformed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kurz_hits_malformed_total", Help: "Fields of the pending counts in Redis that were not a code and a count, dropped.",
+	})
+	folder.Malformed = func(n int) { malformed.Add(float64(n)) }
+	reg.MustRegister(malformed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kurz_pending_hits", Help: "Visits counted in memory, not yet pushed to Redis.",
+	}, func() float64 { return float64(hits.Pending()) }), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kurz_hits_folded_total", Help: "Visits this replica added to Postgres from the pending counts.",
+	}, func() float64 { return float64(folder.Folded()) }))
+	inval := backend.NewInvalidator(db, cache, 200*time.Millisecond, cfg.RedisTimeout, logger)
 	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}}
-	links := backend.NewShortener(db, cache, codec, policy, hits, cfg.RedirectCode, logger)
+	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
 	keys := backend.NewKeyRing(db, 10*time.Second)
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -74,11 +89,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 
-	hitsCtx, stopHits := context.WithCancel(context.WithoutCancel(ctx))
+	// Background work outlives the servers: the last push of counts happens after they stop.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); hits.Run(hitsCtx) }()
-	defer func() { stopHits(); wg.Wait() }() // the last flush happens after the server stops
+	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); work(bgCtx) }()
+	}
+	defer func() {
+		stopBackground()
+		wg.Wait()
+		folder.Stop(context.Background()) // fold what this replica pushed last, hand the lease over
+	}()
 
 	servers := []*http.Server{{Addr: cfg.ListenAddr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}}
 	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
