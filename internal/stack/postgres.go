@@ -119,3 +119,6 @@ func (p *Postgres) CreateDatabase(name string) error {
 
 // Stop shuts the server down fast (SIGINT); Start brings it back with its data.
 func (p *Postgres) Stop() { p.proc.Stop(syscall.SIGINT) }
+
+// Signal sends sig to the server and its backends, e.g. SIGSTOP to stall it.
+func (p *Postgres) Signal(sig syscall.Signal) error { return p.proc.SignalGroup(sig) }

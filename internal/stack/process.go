@@ -99,6 +99,12 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
+// SignalGroup sends sig to the process and its children (SIGSTOP stalls them
+// all, SIGCONT resumes them).
+func (p *Process) SignalGroup(sig syscall.Signal) error {
+	return syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
 	select {

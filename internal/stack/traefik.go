@@ -112,5 +112,8 @@ func (t *Traefik) Stop() { t.proc.Stop(syscall.SIGTERM) }
 // Pid is Traefik's process id.
 func (t *Traefik) Pid() int { return t.proc.Pid() }
 
+// Kill ends Traefik at once, as a crash would.
+func (t *Traefik) Kill() { t.proc.Kill() }
+
 // Log returns the end of Traefik's own log.
 func (t *Traefik) Log() string { return t.proc.Tail() }

@@ -39,6 +39,16 @@ func SharedStack(tb testing.TB, env map[string]string) *stack.Stack {
 	return sharedStack
 }
 
+// NewStack starts a whole system of the test's own, which it may stop, kill
+// and start in parts; it is stopped when the test ends.
+func NewStack(tb testing.TB, env map[string]string) *stack.Stack {
+	tb.Helper()
+	s, err := startStack(tb, env)
+	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", err)
+	tb.Cleanup(s.Stop)
+	return s
+}
+
 func startStack(tb testing.TB, env map[string]string) (*stack.Stack, error) {
 	root := Root()
 	traefik, err := stack.LookPath("KURZ_TRAEFIK_BIN", "", filepath.Join(root, "bin", "traefik"))
