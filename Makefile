@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run test test-go test-yaegi bench deps deps-test traefik build clean
+.PHONY: run test test-go test-yaegi bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -16,6 +16,13 @@ test-go:
 
 test-yaegi:
 	scripts/yaegi-test.sh
+
+## fuzz: run each fuzz target for FUZZTIME (default 1m); their seed corpora run in make test
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) -parallel 1 ./plugin/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequests$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/http/
 
 ## bench: the benchmark table (see README)
 bench: deps traefik build
