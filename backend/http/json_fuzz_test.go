@@ -23,8 +23,10 @@ func (acceptingLinks) Shorten(_ context.Context, req backend.CreateRequest) (bac
 func (acceptingLinks) Resolve(context.Context, string) (string, int, error) {
 	return "https://example.com/", 301, nil
 }
-func (acceptingLinks) Lookup(context.Context, string) (backend.Link, error) { return backend.Link{}, nil }
-func (acceptingLinks) Get(context.Context, string) (backend.Link, error)    { return backend.Link{}, nil }
+func (acceptingLinks) Lookup(context.Context, string) (backend.Link, error) {
+	return backend.Link{}, nil
+}
+func (acceptingLinks) Get(context.Context, string) (backend.Link, error) { return backend.Link{}, nil }
 func (acceptingLinks) List(context.Context, backend.ListQuery) ([]backend.Link, string, error) {
 	return nil, "", nil
 }
