@@ -63,19 +63,12 @@ func (h *HitCounter) Pending() int64 {
 
 // Run pushes every interval until ctx ends, then pushes what is left.
 func (h *HitCounter) Run(ctx context.Context) {
-	t := time.NewTicker(h.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := h.Push(ctx); err != nil {
-				h.logger.Warn("pushing counts to redis failed, will retry", "err", err, "pending", h.Pending())
-			}
-		case <-ctx.Done():
-			h.shutdown()
-			return
+	every(ctx, h.interval, func() {
+		if err := h.Push(ctx); err != nil {
+			h.logger.Warn("pushing counts to redis failed, will retry", "err", err, "pending", h.Pending())
 		}
-	}
+	})
+	h.shutdown()
 }
 
 // Push sends the pending counts to Redis, batch by batch, until none is left or one fails.
@@ -171,21 +164,28 @@ func (f *HitFolder) Folded() int64 {
 
 // Run folds every interval until ctx ends.
 func (f *HitFolder) Run(ctx context.Context) {
-	t := time.NewTicker(f.interval)
-	defer t.Stop()
 	lastPrune := time.Now()
+	every(ctx, f.interval, func() {
+		if err := f.Fold(ctx); err != nil && ctx.Err() == nil {
+			f.logger.Warn("folding counts into postgres failed, will retry", "err", err)
+		}
+		if time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			if err := f.store.PruneHitChunks(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+				f.logger.Warn("pruning applied hit chunks failed", "err", err)
+			}
+		}
+	})
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			if err := f.Fold(ctx); err != nil && ctx.Err() == nil {
-				f.logger.Warn("folding counts into postgres failed, will retry", "err", err)
-			}
-			if time.Since(lastPrune) > time.Hour {
-				lastPrune = time.Now()
-				if err := f.store.PruneHitChunks(ctx, time.Now().Add(-24*time.Hour)); err != nil {
-					f.logger.Warn("pruning applied hit chunks failed", "err", err)
-				}
-			}
+			f()
 		case <-ctx.Done():
 			return
 		}

@@ -41,18 +41,11 @@ func (v *Invalidator) Apply(ctx context.Context, inv Invalidation) error {
 
 // Run applies stored invalidations every interval until ctx ends.
 func (v *Invalidator) Run(ctx context.Context) {
-	t := time.NewTicker(v.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := v.applyPending(ctx); err != nil && ctx.Err() == nil {
-				v.logger.Debug("pending invalidations not applied yet", "err", err)
-			}
-		case <-ctx.Done():
-			return
+	every(ctx, v.interval, func() {
+		if err := v.applyPending(ctx); err != nil && ctx.Err() == nil {
+			v.logger.Debug("pending invalidations not applied yet", "err", err)
 		}
-	}
+	})
 }
 
 func (v *Invalidator) applyPending(ctx context.Context) error {

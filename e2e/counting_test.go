@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,31 +84,17 @@ func TestTraefikKillLosesAtMostOneFlushInterval(t *testing.T) {
 		code := MustShorten(t, s, "https://example.com/e2e/traefik-kill-bound")
 		MustVisit(t, s, code, 1)
 		var sent atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if res, err := tryDo("GET", s.Traefik.URL()+"/"+code, "", ""); err == nil && res.Status == http.StatusMovedPermanently {
-						sent.Add(1)
-					}
-				}
-			}()
-		}
+		stop := startLoad(4, func() {
+			if res, err := tryDo("GET", s.Traefik.URL()+"/"+code, "", ""); err == nil && res.Status == http.StatusMovedPermanently {
+				sent.Add(1)
+			}
+		})
 		time.Sleep(time.Second)
 		start := sent.Load()
 		time.Sleep(time.Second)
 		rate := float64(sent.Load()-start) / 1
 		s.Traefik.Kill()
-		close(stop)
-		wg.Wait()
+		stop()
 		if err := s.Traefik.Start(); err != nil {
 			t.Fatal(err)
 		}

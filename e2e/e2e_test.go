@@ -143,35 +143,21 @@ func TestReplicaDiesUnderTraffic(t *testing.T) {
 	s := MustStack(t)
 	waitHealthy(t, s, 3)
 	var failures, total atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := tryDo("GET", s.Traefik.URL()+"/health", "", "")
-				total.Add(1)
-				if err != nil || r.Status != http.StatusOK {
-					failures.Add(1)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
+	stop := startLoad(4, func() {
+		r, err := tryDo("GET", s.Traefik.URL()+"/health", "", "")
+		total.Add(1)
+		if err != nil || r.Status != http.StatusOK {
+			failures.Add(1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	})
 	time.Sleep(500 * time.Millisecond)
 	victim := s.Backends[1]
 	victim.Kill()
 	time.Sleep(2500 * time.Millisecond) // past the 1 s health check interval
 	failedBefore := failures.Load()
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	if got := failures.Load() - failedBefore; got != 0 {
 		t.Errorf("%d requests failed after the health-check window", got)
 	}

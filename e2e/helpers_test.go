@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,3 +140,24 @@ func waitHealthy(tb testing.TB, s *stack.Stack, n int) {
 var eventually = testenv.Eventually
 
 var bg = context.Background()
+
+// startLoad runs request in a loop on workers goroutines until the returned stop is called.
+func startLoad(workers int, request func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				request()
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}

@@ -97,6 +97,9 @@ func isTimeout(err error) bool {
 	return err == errStalled || (errors.As(err, &ne) && ne.Timeout())
 }
 
+// options are the settings the client dials with, for connections of other kinds (pub/sub).
+func (c *redisClient) options() redisOptions { return c.opts }
+
 // connected reports whether a healthy connection is open.
 func (c *redisClient) connected() bool {
 	c.mu.Lock()

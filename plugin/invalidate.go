@@ -38,7 +38,7 @@ func (e *edge) subscribe() {
 
 // subscribeOnce subscribes and drops announced codes until the connection fails.
 func (e *edge) subscribeOnce() (subscribed bool, err error) {
-	o := e.redis.opts
+	o := e.redis.options()
 	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
 	if err != nil {
 		return false, err
