@@ -83,8 +83,11 @@ type LinkStore interface {
 	// CreateLink inserts l; a plain link (Dedup) whose URL exists already
 	// gives the existing one, created false. A taken code is ECONFLICT.
 	CreateLink(ctx context.Context, l Link) (Link, bool, error)
-	// FindByCode returns the link of code or ENOTFOUND.
+	// FindByCode returns the link of code or ENOTFOUND, from the primary.
 	FindByCode(ctx context.Context, code string) (Link, error)
+	// ReadLink is FindByCode from a read replica if there is one (stale true:
+	// it may lag), else, or when the replica does not have it, the primary.
+	ReadLink(ctx context.Context, code string) (l Link, stale bool, err error)
 	// Visit counts one visit of a link with a visit limit or expiry, atomically:
 	// it returns the target, or EGONE when the link is expired or used up.
 	Visit(ctx context.Context, code string) (string, error)

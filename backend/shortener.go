@@ -153,15 +153,18 @@ func (s *Shortener) cacheTTL(l Link) time.Duration {
 }
 
 // fillCache caches l (with its dedup entry if withHash) unless the cache
-// has seen a newer version of it.
-func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) {
+// has seen a newer version of it; false only when it has.
+func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) bool {
 	ttl := s.cacheTTL(l)
 	if ttl <= 0 {
-		return
+		return true
 	}
-	if _, err := s.cache.SetLink(ctx, l, ttl, withHash && l.Dedup); err != nil {
+	filled, err := s.cache.SetLink(ctx, l, ttl, withHash && l.Dedup)
+	if err != nil {
 		s.logger.Warn("redis fill failed", "code", l.Code, "err", err)
+		return true
 	}
+	return filled
 }
 
 // Resolve returns the target and redirect status of code and counts the visit.
@@ -181,9 +184,17 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		s.hits.Record(code)
 		return url, s.redirect, nil
 	}
-	l, err := s.store.FindByCode(ctx, code)
+	l, stale, err := s.store.ReadLink(ctx, code)
 	if err != nil {
 		return "", 0, err
+	}
+	if stale && (s.cacheTTL(l) <= 0 || !s.fillCache(ctx, l, false)) {
+		// A lagging replica may miss a change: answers not served from the
+		// cache, and fills Redis refuses as older than a change, go by the primary.
+		if l, err = s.store.FindByCode(ctx, code); err != nil {
+			return "", 0, err
+		}
+		stale = false
 	}
 	status := s.statusOf(l)
 	if l.Expired(s.now()) {
@@ -193,7 +204,9 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
 		return url, status, err
 	}
-	s.fillCache(ctx, l, false)
+	if !stale {
+		s.fillCache(ctx, l, false)
+	}
 	s.hits.Record(code)
 	return l.URL, status, nil
 }
@@ -205,12 +218,14 @@ func (s *Shortener) statusOf(l Link) int {
 	return s.redirect
 }
 
-// Get returns the link of code with its counts so far.
+// Get returns the link of code with its counts so far (from a read replica
+// if there is one).
 func (s *Shortener) Get(ctx context.Context, code string) (Link, error) {
 	if !link.IsAlias(code) {
 		return Link{}, Errorf(ENOTFOUND, "no link has this code")
 	}
-	return s.store.FindByCode(ctx, code)
+	l, _, err := s.store.ReadLink(ctx, code)
+	return l, err
 }
 
 // Lookup checks that code names a live link, without counting a visit.

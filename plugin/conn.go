@@ -3,8 +3,10 @@ package plugin
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +28,22 @@ type redisOptions struct {
 	dialTimeout time.Duration
 	readTimeout time.Duration
 	cooldown    time.Duration
+	// With sentinels, the master of masterName is dialled instead of addr.
+	sentinels        []string
+	masterName       string
+	sentinelUsername string
+	sentinelPassword string
+}
+
+// sentinelOptions are the credentials and timeouts for talking to a Sentinel.
+func (o redisOptions) sentinelOptions() redisOptions {
+	return redisOptions{username: o.sentinelUsername, password: o.sentinelPassword, dialTimeout: o.dialTimeout, readTimeout: o.readTimeout}
+}
+
+// key tells settings apart for the package-level registry.
+func (o redisOptions) key() string {
+	return fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s|%s|%s|%s|%s", o.addr, o.username, o.password, o.db, o.dialTimeout, o.readTimeout, o.cooldown,
+		strings.Join(o.sentinels, ","), o.masterName, o.sentinelUsername, o.sentinelPassword)
 }
 
 // redisClient holds one pipelined connection and a circuit breaker: after a
@@ -77,6 +95,17 @@ func (c *redisClient) pipe() (*pipe, error) {
 // own: Yaegi calls a function that once ran as a goroutine through reflection
 // from then on, which would slow every pipe() call.
 func (c *redisClient) connect() { c.pipe() }
+
+// reset drops the open connection, without opening the breaker: the next
+// command dials again (after a master switch, to the new master).
+func (c *redisClient) reset() {
+	c.mu.Lock()
+	p := c.p
+	c.mu.Unlock()
+	if p != nil {
+		p.fail(errClosed)
+	}
+}
 
 // failed forgets a broken connection; only a timeout opens the breaker, since
 // a closed connection is most often an idle one the server dropped.
@@ -140,11 +169,25 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 		}
 		p.sendBatch(calls, buf)
 		err = waitAll(calls, c.replyDeadline(), p)
+		if err == nil && readOnly(calls) { // a demoted master: find the new one
+			err = errNotMaster
+			p.fail(err)
+		}
 		if err != nil && attempt == 0 && !isTimeout(err) {
 			continue
 		}
 		return calls, err
 	}
+}
+
+// readOnly reports whether a reply says the node became a replica.
+func readOnly(calls []*call) bool {
+	for _, cl := range calls {
+		if re, ok := cl.err.(*replyError); ok && strings.Contains(re.msg, "READONLY") {
+			return true
+		}
+	}
+	return false
 }
 
 // waitAll waits for every call until the deadline; an overdue reply fails the connection.
@@ -202,7 +245,11 @@ type pipe struct {
 // dialPipe connects, authenticates and selects the database synchronously,
 // then starts the reader.
 func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
-	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
+	addr, err := masterAddr(o)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.DialTimeout("tcp", addr, o.dialTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +263,12 @@ func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
 	if err := handshake(conn, p.r, o, true); err != nil {
 		conn.Close()
 		return nil, err
+	}
+	if len(o.sentinels) > 0 {
+		if err := confirmMaster(conn, p.r, o); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
 	go p.readLoop()
 	return p, nil

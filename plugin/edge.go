@@ -74,7 +74,7 @@ func newProcessID() string {
 
 // sharedEdge returns the edge for these settings, creating it (and its background loops) once.
 func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration) *edge {
-	clientKey := fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s", o.addr, o.username, o.password, o.db, o.dialTimeout, o.readTimeout, o.cooldown)
+	clientKey := o.key()
 	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s", clientKey, size, ttl, hot, countHits, flushEvery)
 	registryMu.Lock()
 	defer registryMu.Unlock()
@@ -85,6 +85,9 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	if c == nil {
 		c = newRedisClient(o)
 		clients[clientKey] = c
+		if len(o.sentinels) > 0 {
+			go c.watchSentinels()
+		}
 	}
 	if !hot {
 		size = 0

@@ -39,7 +39,11 @@ func (e *edge) subscribe() {
 // subscribeOnce subscribes and drops announced codes until the connection fails.
 func (e *edge) subscribeOnce() (subscribed bool, err error) {
 	o := e.redis.options()
-	conn, err := net.DialTimeout("tcp", o.addr, o.dialTimeout)
+	addr, err := masterAddr(o)
+	if err != nil {
+		return false, err
+	}
+	conn, err := net.DialTimeout("tcp", addr, o.dialTimeout)
 	if err != nil {
 		return false, err
 	}

@@ -16,20 +16,26 @@ import (
 
 // Config is the middleware's configuration in Traefik's dynamic configuration.
 type Config struct {
-	RedisAddress    string `json:"redisAddress,omitempty"`  // host:port
-	RedisUsername   string `json:"redisUsername,omitempty"` // ACL user, with RedisPassword
-	RedisPassword   string `json:"redisPassword,omitempty"`
-	RedisDB         int    `json:"redisDB,omitempty"`
-	DialTimeout     string `json:"dialTimeout,omitempty"` // e.g. "200ms"
-	ReadTimeout     string `json:"readTimeout,omitempty"` // per reply
-	Cooldown        string `json:"cooldown,omitempty"`    // breaker open time after a failure
-	RedirectStatus  int    `json:"redirectStatus,omitempty"`
-	CacheControl    string `json:"cacheControl,omitempty"`
-	HotCacheSize    int    `json:"hotCacheSize,omitempty"` // entries
-	HotCacheTTL     string `json:"hotCacheTTL,omitempty"`
-	DisableHotCache bool   `json:"disableHotCache,omitempty"`
-	DisableHitCount bool   `json:"disableHitCount,omitempty"`
-	FlushInterval   string `json:"flushInterval,omitempty"` // how often counted hits go to Redis
+	RedisAddress string `json:"redisAddress,omitempty"` // host:port; ignored with sentinelAddresses
+	// SentinelAddresses (host:port each) and MasterName: the master is found
+	// through Redis Sentinel and followed across failovers.
+	SentinelAddresses []string `json:"sentinelAddresses,omitempty"`
+	MasterName        string   `json:"masterName,omitempty"`
+	SentinelUsername  string   `json:"sentinelUsername,omitempty"`
+	SentinelPassword  string   `json:"sentinelPassword,omitempty"`
+	RedisUsername     string   `json:"redisUsername,omitempty"` // ACL user, with RedisPassword
+	RedisPassword     string   `json:"redisPassword,omitempty"`
+	RedisDB           int      `json:"redisDB,omitempty"`
+	DialTimeout       string   `json:"dialTimeout,omitempty"` // e.g. "200ms"
+	ReadTimeout       string   `json:"readTimeout,omitempty"` // per reply
+	Cooldown          string   `json:"cooldown,omitempty"`    // breaker open time after a failure
+	RedirectStatus    int      `json:"redirectStatus,omitempty"`
+	CacheControl      string   `json:"cacheControl,omitempty"`
+	HotCacheSize      int      `json:"hotCacheSize,omitempty"` // entries
+	HotCacheTTL       string   `json:"hotCacheTTL,omitempty"`
+	DisableHotCache   bool     `json:"disableHotCache,omitempty"`
+	DisableHitCount   bool     `json:"disableHitCount,omitempty"`
+	FlushInterval     string   `json:"flushInterval,omitempty"` // how often counted hits go to Redis
 }
 
 // CreateConfig returns the defaults.
@@ -62,11 +68,25 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	if config == nil {
 		return nil, fmt.Errorf("kurz: no configuration")
 	}
-	if config.RedisAddress == "" {
-		return nil, fmt.Errorf("kurz: redisAddress must not be empty")
-	}
-	if _, _, err := net.SplitHostPort(config.RedisAddress); err != nil {
-		return nil, fmt.Errorf("kurz: redisAddress %q must be host:port: %v", config.RedisAddress, err)
+	if len(config.SentinelAddresses) > 0 {
+		if config.MasterName == "" {
+			return nil, fmt.Errorf("kurz: masterName must name the master that sentinelAddresses watch")
+		}
+		for _, a := range config.SentinelAddresses {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("kurz: sentinelAddresses entry %q must be host:port: %v", a, err)
+			}
+		}
+	} else {
+		if config.MasterName != "" {
+			return nil, fmt.Errorf("kurz: masterName needs sentinelAddresses")
+		}
+		if config.RedisAddress == "" {
+			return nil, fmt.Errorf("kurz: redisAddress must not be empty")
+		}
+		if _, _, err := net.SplitHostPort(config.RedisAddress); err != nil {
+			return nil, fmt.Errorf("kurz: redisAddress %q must be host:port: %v", config.RedisAddress, err)
+		}
 	}
 	switch config.RedirectStatus {
 	case 301, 302, 307, 308:
@@ -97,7 +117,9 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		*d.out = v
 	}
 	opts := redisOptions{addr: config.RedisAddress, username: config.RedisUsername, password: config.RedisPassword,
-		db: config.RedisDB, dialTimeout: dial, readTimeout: read, cooldown: cooldown}
+		db: config.RedisDB, dialTimeout: dial, readTimeout: read, cooldown: cooldown,
+		sentinels: config.SentinelAddresses, masterName: config.MasterName,
+		sentinelUsername: config.SentinelUsername, sentinelPassword: config.SentinelPassword}
 	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush)
 	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, status: config.RedirectStatus}
 	if config.CacheControl != "" {

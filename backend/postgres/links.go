@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kurzlink/kurz/backend"
 )
@@ -63,10 +64,29 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 	}
 }
 
+const findByCodeSQL = `SELECT ` + linkColumns + ` FROM url_mappings WHERE short_code = $1`
+
 func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error) {
 	ctx, done := db.begin(ctx, "find_by_code")
-	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1`, code))
+	l, err := scanLink(db.pool.QueryRow(ctx, findByCodeSQL, code))
 	return l, done(err)
+}
+
+// ReadLink asks the replica first: a link created a moment ago may not have
+// arrived there, and a replica that fails or is read-only answers nothing, so
+// anything but a found link is asked of the primary.
+func (db *DB) ReadLink(ctx context.Context, code string) (backend.Link, bool, error) {
+	if db.replica != nil {
+		rctx, done := db.begin(ctx, "read_link_replica")
+		l, err := scanLink(db.replica.QueryRow(rctx, findByCodeSQL, code))
+		if done(err) == nil {
+			db.reads.WithLabelValues("replica").Inc()
+			return l, true, nil
+		}
+	}
+	db.reads.WithLabelValues("primary").Inc()
+	l, err := db.FindByCode(ctx, code)
+	return l, false, err
 }
 
 // Visit counts a visit only while the link is live: the row lock of the
@@ -94,8 +114,20 @@ func (db *DB) ListLinks(ctx context.Context, q backend.ListQuery) ([]backend.Lin
 	if err != nil {
 		return nil, "", err
 	}
+	if db.replica != nil {
+		links, next, err := db.listLinks(ctx, db.replica, q, after, afterID)
+		if err == nil {
+			db.reads.WithLabelValues("replica").Inc()
+			return links, next, nil
+		}
+	}
+	db.reads.WithLabelValues("primary").Inc()
+	return db.listLinks(ctx, db.pool, q, after, afterID)
+}
+
+func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQuery, after *time.Time, afterID int64) ([]backend.Link, string, error) {
 	ctx, done := db.begin(ctx, "list_links")
-	rows, err := db.pool.Query(ctx, `
+	rows, err := pool.Query(ctx, `
 		SELECT `+linkColumns+` FROM url_mappings
 		WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2))
 		  AND ($3 = '' OR original_url ILIKE '%' || $3 || '%' ESCAPE '\')

@@ -20,38 +20,64 @@ import (
 // DB implements backend.LinkStore.
 type DB struct {
 	pool    *pgxpool.Pool
+	replica *pgxpool.Pool // reads that may lag; nil: none
 	timeout time.Duration
 	latency *prometheus.HistogramVec
+	reads   *prometheus.CounterVec
 }
 
 var _ backend.LinkStore = (*DB)(nil)
 
-// Open connects to databaseURL; every query is bounded by timeout.
-func Open(ctx context.Context, databaseURL string, timeout time.Duration, reg prometheus.Registerer) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	cfg.ConnConfig.ConnectTimeout = timeout
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+// Open connects to databaseURL, and to replicaURL for reads that may lag
+// unless it is empty; every query is bounded by timeout.
+func Open(ctx context.Context, databaseURL, replicaURL string, timeout time.Duration, reg prometheus.Registerer) (*DB, error) {
+	pool, err := openPool(ctx, "DATABASE_URL", databaseURL, timeout)
 	if err != nil {
 		return nil, err
 	}
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "kurz_postgres_query_duration_seconds",
-		Help:    "Latency of Postgres queries by operation and result.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"op", "result"})
-	if reg != nil {
-		if err := reg.Register(latency); err != nil {
+	db := &DB{pool: pool, timeout: timeout,
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kurz_postgres_query_duration_seconds",
+			Help:    "Latency of Postgres queries by operation and result.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op", "result"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kurz_postgres_reads_total",
+			Help: "Reads of links that may lag (redirect misses, QR codes, list, get) by the pool that answered: replica or primary.",
+		}, []string{"pool"}),
+	}
+	if replicaURL != "" {
+		if db.replica, err = openPool(ctx, "DATABASE_REPLICA_URL", replicaURL, timeout); err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
-	return &DB{pool: pool, timeout: timeout, latency: latency}, nil
+	if reg != nil {
+		for _, c := range []prometheus.Collector{db.latency, db.reads} {
+			if err := reg.Register(c); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+	}
+	return db, nil
 }
 
-func (db *DB) Close() { db.pool.Close() }
+func openPool(ctx context.Context, name, url string, timeout time.Duration) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	cfg.ConnConfig.ConnectTimeout = timeout
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+func (db *DB) Close() {
+	db.pool.Close()
+	if db.replica != nil {
+		db.replica.Close()
+	}
+}
 
 // Migrate applies the embedded migrations; tern holds a Postgres advisory lock
 // meanwhile, so replicas starting together apply each migration once.

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func MustOpen(tb testing.TB, url string) *postgres.DB {
 	tb.Helper()
-	db, err := postgres.Open(context.Background(), url, 5*time.Second, nil)
+	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

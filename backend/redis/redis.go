@@ -88,20 +88,41 @@ redis.call('DEL', ARGV[1])
 return 1`)
 )
 
-// Open returns a Cache for redisURL (redis://[:password@]host:port/db).
-func Open(redisURL string, timeout time.Duration, reg prometheus.Registerer) (*Cache, error) {
+// Sentinel selects the master through Redis Sentinel instead of the URL's host.
+type Sentinel struct {
+	Addrs      []string // host:port of each Sentinel
+	MasterName string
+	Username   string
+	Password   string
+}
+
+// Open returns a Cache for redisURL (redis://[user:password@]host:port/db);
+// with sentinel.Addrs, the URL gives only the credentials and the database,
+// and the master is the one the Sentinels name, followed across failovers.
+func Open(redisURL string, sentinel Sentinel, timeout time.Duration, reg prometheus.Registerer) (*Cache, error) {
 	opts, err := goredis.ParseURL(redisURL)
 	if err != nil {
 		return nil, err
 	}
-	opts.DialTimeout = timeout
-	opts.ReadTimeout = timeout
-	opts.WriteTimeout = timeout
-	opts.MaxRetries = -1 // fail fast: Postgres is the fallback
-	opts.DialerRetries = 1
-	opts.DialerRetryTimeout = 10 * time.Millisecond
 	goredis.SetLogger(silent{}) // failures are returned, logged by callers and counted
-	client := goredis.NewClient(opts)
+	var client *goredis.Client
+	if len(sentinel.Addrs) > 0 {
+		client = goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName: sentinel.MasterName, SentinelAddrs: sentinel.Addrs,
+			SentinelUsername: sentinel.Username, SentinelPassword: sentinel.Password,
+			Username: opts.Username, Password: opts.Password, DB: opts.DB,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: 10 * time.Millisecond,
+		})
+	} else {
+		opts.DialTimeout = timeout
+		opts.ReadTimeout = timeout
+		opts.WriteTimeout = timeout
+		opts.MaxRetries = -1 // fail fast: Postgres is the fallback
+		opts.DialerRetries = 1
+		opts.DialerRetryTimeout = 10 * time.Millisecond
+		client = goredis.NewClient(opts)
+	}
 	client.AddHook(&breaker{cooldown: time.Second})
 	c := &Cache{
 		client:  client,

@@ -35,7 +35,7 @@ func TestBreakerStopsCallsToAHangingRedis(t *testing.T) {
 			defer conn.Close() // held open, never answered
 		}
 	}()
-	cache, err := redis.Open("redis://"+ln.Addr().String()+"/0", 100*time.Millisecond, nil)
+	cache, err := redis.Open("redis://"+ln.Addr().String()+"/0", redis.Sentinel{}, 100*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestReadHitBatchDropsMalformedFields(t *testing.T) {
 
 func MustOpen(tb testing.TB, r *testenv.Redis) *redis.Cache {
 	tb.Helper()
-	cache, err := redis.Open(r.URL(), time.Second, nil)
+	cache, err := redis.Open(r.URL(), redis.Sentinel{}, time.Second, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

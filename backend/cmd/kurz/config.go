@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kurzlink/kurz/backend/redis"
 	"github.com/kurzlink/kurz/link"
 )
 
@@ -17,7 +19,9 @@ type config struct {
 	ListenAddr    string
 	MetricsAddr   string
 	DatabaseURL   string
+	ReplicaURL    string // DATABASE_REPLICA_URL: reads that may lag; empty: none
 	RedisURL      string
+	Sentinel      redis.Sentinel // KURZ_REDIS_SENTINELS: the master comes from Sentinel
 	PublicURL     string
 	CodeSecret    string
 	MaxURLLength  int
@@ -38,6 +42,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ListenAddr:    e.str("KURZ_LISTEN_ADDR", ":8080"),
 		MetricsAddr:   e.str("KURZ_METRICS_ADDR", "127.0.0.1:9100"),
 		DatabaseURL:   e.str("DATABASE_URL", "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"),
+		ReplicaURL:    e.str("DATABASE_REPLICA_URL", ""),
 		RedisURL:      e.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		PublicURL:     strings.TrimRight(e.str("KURZ_PUBLIC_URL", "http://localhost:8000"), "/"),
 		CodeSecret:    e.str("KURZ_CODE_SECRET", ""),
@@ -51,9 +56,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		StartTimeout:  e.duration("KURZ_START_TIMEOUT", 30*time.Second),
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
 		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
+		Sentinel: redis.Sentinel{
+			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
+			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),
+		},
 	}
 	if e.err != nil {
 		return c, e.err
+	}
+	if (len(c.Sentinel.Addrs) > 0) != (c.Sentinel.MasterName != "") {
+		return c, fmt.Errorf("KURZ_REDIS_SENTINELS and KURZ_REDIS_MASTER_NAME go together: the Sentinels' host:port list and the master's name")
+	}
+	for _, a := range c.Sentinel.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return c, fmt.Errorf("KURZ_REDIS_SENTINELS entry %q must be host:port", a)
+		}
 	}
 	if err := checkCodeSecret(c.CodeSecret); err != nil {
 		return c, err
@@ -120,6 +137,17 @@ func (e *envReader) str(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// list reads a comma-separated list, blanks dropped.
+func (e *envReader) list(key string) []string {
+	var out []string
+	for _, v := range strings.Split(e.getenv(key), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // bool accepts true, false, 1 and 0 only: anything else is a mistake to report, not a false.

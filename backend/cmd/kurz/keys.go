@@ -26,7 +26,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if url == "" {
 		url = "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"
 	}
-	db, err := postgres.Open(ctx, url, 10*time.Second, nil)
+	db, err := postgres.Open(ctx, url, "", 10*time.Second, nil)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.PGTimeout, reg)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.ReplicaURL, cfg.PGTimeout, reg)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := migrateWithRetry(ctx, db, cfg.StartTimeout, logger); err != nil {
 		return err
 	}
-	cache, err := redis.Open(cfg.RedisURL, cfg.RedisTimeout, reg)
+	cache, err := redis.Open(cfg.RedisURL, cfg.Sentinel, cfg.RedisTimeout, reg)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}

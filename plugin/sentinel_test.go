@@ -1,0 +1,116 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mustStartSentinel starts a Sentinel watching master as "kurz", quorum 1.
+func mustStartSentinel(tb testing.TB, master *testRedis) *testRedis {
+	tb.Helper()
+	dir := tb.TempDir()
+	port := freePort(tb)
+	conf := filepath.Join(dir, "sentinel.conf")
+	host, mport, _ := strings.Cut(master.addr, ":")
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor kurz %s %s 1\n"+
+		"sentinel down-after-milliseconds kurz 1000\nsentinel failover-timeout kurz 10000\n", port, dir, host, mport)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	s := &testRedis{addr: "127.0.0.1:" + strconv.Itoa(port), args: []string{master.args[0], conf, "--sentinel"}}
+	s.start(tb)
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// waitFor polls check until it is true or the timeout ends.
+func waitFor(tb testing.TB, timeout time.Duration, what string, check func() bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for !check() {
+		if time.Since(start) > timeout {
+			tb.Fatalf("%s: not after %s", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func tryDo(addr string, args ...string) *call {
+	c := newRedisClient(redisOptions{addr: addr, dialTimeout: time.Second, readTimeout: time.Second, cooldown: time.Millisecond})
+	cl, err := c.do(args...)
+	if c.connected() {
+		c.reset()
+	}
+	if err != nil {
+		return &call{err: err}
+	}
+	return cl
+}
+
+// The edge finds the master through Sentinel, follows a failover without a
+// restart, and counts on the new master.
+func TestSentinelFailover(t *testing.T) {
+	master := mustStartRedis(t)
+	host, port, _ := strings.Cut(master.addr, ":")
+	replica := mustStartRedis(t, "--replicaof", host, port)
+	sentinel := mustStartSentinel(t, master)
+	mustDo(t, master.addr, "SET", "code:tSen001", "https://example.com/sentinel")
+	waitFor(t, 10*time.Second, "replica in sync and known to the sentinel", func() bool {
+		return tryDo(replica.addr, "GET", "code:tSen001").val != "" && strings.Contains(tryDo(sentinel.addr, "INFO", "sentinel").val, "slaves=1")
+	})
+
+	cfg := testConfig("", "41s")
+	cfg.SentinelAddresses = []string{sentinel.addr}
+	cfg.MasterName = "kurz"
+	cfg.DisableHotCache = true
+	h, _ := mustNewConnected(t, cfg)
+	if got := serve(h, "GET", "/tSen001").Code; got != http.StatusMovedPermanently {
+		t.Fatalf("through Sentinel = %d, want 301", got)
+	}
+
+	master.stop() // SIGKILL
+	back := waitFor(t, 20*time.Second, "the edge answering from the new master", func() bool {
+		return serve(h, "GET", "/tSen001").Code == http.StatusMovedPermanently
+	})
+	t.Logf("edge back on Redis %s after the master was killed", back.Round(10*time.Millisecond))
+	if role := tryDo(replica.addr, "ROLE"); role.err != nil {
+		t.Fatalf("ROLE: %v", role.err)
+	}
+	mustHits(t, replica.addr, "tSen001", 2) // the visit before the kill and the one after, on the new master
+}
+
+func TestNewSentinelConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"OK", func(c *Config) {
+			c.SentinelAddresses, c.MasterName, c.RedisAddress = []string{"127.0.0.1:1"}, "kurz", ""
+		}, ""},
+		{"ErrNoMasterName", func(c *Config) { c.SentinelAddresses = []string{"127.0.0.1:1"} }, "masterName must name"},
+		{"ErrBadSentinel", func(c *Config) { c.SentinelAddresses, c.MasterName = []string{"nope"}, "kurz" }, "must be host:port"},
+		{"ErrMasterNameAlone", func(c *Config) { c.MasterName = "kurz" }, "masterName needs sentinelAddresses"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := CreateConfig()
+			cfg.HotCacheTTL = "42s"
+			tc.modify(cfg)
+			_, err := New(context.Background(), &nextHandler{}, cfg, "x")
+			if tc.want == "" && err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("New error = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
