@@ -2,11 +2,15 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run test test-go test-yaegi bench fuzz deps deps-test traefik build clean
+.PHONY: run run-ha test test-go test-yaegi bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
 	./bin/kurz-stack
+
+## run-ha: the same with 3 Redis and 3 Sentinels, a Postgres streaming replica and two Traefiks
+run-ha: deps traefik build
+	./bin/kurz-stack ha
 
 ## test: unit, integration, Yaegi, end-to-end and browser tests against real servers and the pinned Traefik
 test: deps-test traefik test-yaegi test-go

@@ -1,6 +1,8 @@
 // Command kurz-stack runs the whole kurz system locally as processes — Redis,
 // PostgreSQL, backend replicas and Traefik with the edge plugin — until
-// Ctrl-C or SIGTERM. `make run` builds what it needs and calls it.
+// Ctrl-C or SIGTERM. `make run` builds what it needs and calls it; `make
+// run-ha` calls `kurz-stack ha`, which adds Redis replicas and Sentinels, a
+// Postgres streaming replica and a second Traefik.
 package main
 
 import (
@@ -27,7 +29,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config(getenv)
+	ha := len(args) > 1 && args[1] == "ha"
+	if len(args) > 1 && !ha {
+		return fmt.Errorf("unknown argument %q: run without arguments, or with \"ha\" for the high-availability stack", args[1])
+	}
+	cfg, err := config(getenv, ha)
 	if err != nil {
 		return err
 	}
@@ -37,6 +43,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer s.Stop()
+	if ha {
+		printHA(stdout, s)
+	}
 	fmt.Fprintf(stdout, `
 kurz is running.
   shortener         %[1]s   (try: curl -si -X POST %[1]s/api/shorten -H 'Content-Type: application/json' -d '{"url":"https://example.com/x"}')
@@ -50,6 +59,24 @@ Press Ctrl-C to stop.
 	return nil
 }
 
+// printHA lists what the high-availability stack adds.
+func printHA(w io.Writer, s *stack.Stack) {
+	var redis, sentinels []string
+	for _, r := range append([]*stack.Redis{s.Redis}, s.RedisReplicas...) {
+		redis = append(redis, r.Addr())
+	}
+	for _, sn := range s.Sentinels {
+		sentinels = append(sentinels, sn.Addr())
+	}
+	fmt.Fprintf(w, `
+High availability:
+  second Traefik    %s   (API %s)
+  Redis             %s   (master first, watched as %q)
+  Sentinels         %s
+  Postgres replica  %s
+`, s.Traefiks[1].URL(), s.Traefiks[1].APIURL(), strings.Join(redis, " "), s.HA.MasterName, strings.Join(sentinels, " "), s.PostgresReplica.URL("kurz"))
+}
+
 func backendURLs(s *stack.Stack) string {
 	var urls []string
 	for _, b := range s.Backends {
@@ -60,7 +87,7 @@ func backendURLs(s *stack.Stack) string {
 
 // config reads the ports and paths from the environment, with defaults that
 // stay clear of system-wide Redis and PostgreSQL.
-func config(getenv func(string) string) (stack.Config, error) {
+func config(getenv func(string) string, ha bool) (stack.Config, error) {
 	root, err := os.Getwd()
 	if err != nil {
 		return stack.Config{}, err
@@ -97,6 +124,18 @@ func config(getenv func(string) string) (stack.Config, error) {
 	for i := 0; i < replicas; i++ {
 		cfg.BackendPorts = append(cfg.BackendPorts, first+i)
 		cfg.MetricsPorts = append(cfg.MetricsPorts, first+1000+i)
+	}
+	if ha {
+		cfg.StateDir = get("KURZ_STATE_DIR", filepath.Join(root, ".state", "ha"))
+		redis, sentinel := cfg.RedisPort, port("KURZ_SENTINEL_PORT", 26379)
+		cfg.HA = &stack.HAConfig{
+			RedisReplicaPorts:   []int{redis + 1, redis + 2},
+			SentinelPorts:       []int{sentinel, sentinel + 1, sentinel + 2},
+			MasterName:          get("KURZ_REDIS_MASTER_NAME", "kurz"),
+			PostgresReplicaPort: port("KURZ_POSTGRES_REPLICA_PORT", cfg.PostgresPort+1),
+			HTTPPort2:           port("KURZ_HTTP_PORT_2", cfg.HTTPPort+1),
+			APIPort2:            port("KURZ_API_PORT_2", cfg.APIPort+1),
+		}
 	}
 	// KURZ_* settings (rate limit, secret, …) reach the processes through the inherited environment.
 	if len(errs) > 0 {

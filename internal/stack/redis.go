@@ -15,6 +15,7 @@ type Redis struct {
 	Dir       string
 	Persist   bool   // append-only file, for `make run`
 	MaxMemory string // e.g. "256mb"; evicts volatile-lru beyond it
+	ReplicaOf *Redis // start as its replica
 	proc      *Process
 }
 
@@ -40,6 +41,9 @@ func (r *Redis) Start() error {
 	}
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof,
 		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "volatile-lru", "--enable-debug-command", "local"}
+	if r.ReplicaOf != nil {
+		args = append(args, "--replicaof", "127.0.0.1", strconv.Itoa(r.ReplicaOf.Port))
+	}
 	p, err := StartProcess(bin, args, filepath.Join(r.Dir, "redis.log"), ProcessOptions{})
 	if err != nil {
 		return err
@@ -53,3 +57,9 @@ func (r *Redis) Start() error {
 
 // Stop stops the server; Start brings it back on the same port.
 func (r *Redis) Stop() { r.proc.Stop(syscall.SIGTERM) }
+
+// Kill ends the server at once, as a crash would.
+func (r *Redis) Kill() { r.proc.Kill() }
+
+// Running reports whether the server was started and has not ended.
+func (r *Redis) Running() bool { return r.proc != nil && !r.proc.Exited() }

@@ -26,6 +26,17 @@ type Config struct {
 	Durable      bool              // persist Redis and fsync Postgres (make run)
 	Env          map[string]string // KURZ_* settings for backends and Traefik
 	ExtraTraefik []string          // more dynamic configuration files
+	HA           *HAConfig         // nil: one Redis, one Postgres, one Traefik
+}
+
+// HAConfig adds what high availability needs: Redis replicas watched by
+// Sentinels, a streaming Postgres replica, and a second Traefik.
+type HAConfig struct {
+	RedisReplicaPorts   []int // replicas of the first Redis
+	SentinelPorts       []int // quorum: a majority of them
+	MasterName          string
+	PostgresReplicaPort int
+	HTTPPort2, APIPort2 int // the second Traefik
 }
 
 // Stack is the running system.
@@ -36,6 +47,13 @@ type Stack struct {
 	Backends []*Backend
 	Traefik  *Traefik
 	Secret   string // KURZ_CODE_SECRET of the backends
+
+	// With HA: the first Redis's replicas, the Sentinels, the Postgres
+	// replica, and every Traefik (Traefiks[0] is Traefik).
+	RedisReplicas   []*Redis
+	Sentinels       []*Sentinel
+	PostgresReplica *Postgres
+	Traefiks        []*Traefik
 }
 
 // Start brings up Redis, Postgres, the replicas and Traefik, in that order,
@@ -60,6 +78,7 @@ func (s *Stack) start() error {
 		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
 		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik,
 	}
+	s.Traefiks = []*Traefik{s.Traefik}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
 		return err
 	}
@@ -72,6 +91,10 @@ func (s *Stack) start() error {
 	if err := s.Postgres.CreateDatabase("kurz"); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
+	ha, err := s.startHA()
+	if err != nil {
+		return err
+	}
 	secret, err := s.codeSecret()
 	if err != nil {
 		return err
@@ -83,7 +106,8 @@ func (s *Stack) start() error {
 		"KURZ_PUBLIC_URL=http://127.0.0.1:" + strconv.Itoa(cfg.HTTPPort),
 		"KURZ_CODE_SECRET=" + secret,
 	}
-	settings := []string{"KURZ_REDIS_ADDR=" + s.Redis.Addr()}
+	settings := append([]string{"KURZ_REDIS_ADDR=" + s.Redis.Addr()}, ha.settings...)
+	env = append(env, ha.backendEnv...)
 	for k, v := range cfg.Env {
 		settings = append(settings, k+"="+v)
 	}
@@ -104,9 +128,59 @@ func (s *Stack) start() error {
 			return err
 		}
 	}
-	s.Traefik.BackendURLs = urls
-	s.Traefik.Env = settings
-	return s.Traefik.Start()
+	for _, t := range s.Traefiks {
+		t.BackendURLs = urls
+		t.Env = settings
+		if err := t.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// haSettings are what the HA parts add to the environment of the backends
+// (backendEnv) and of the backends and Traefiks alike (settings).
+type haSettings struct{ backendEnv, settings []string }
+
+// startHA starts the Redis replicas, the Sentinels and the Postgres replica,
+// and adds the second Traefik; nothing without cfg.HA.
+func (s *Stack) startHA() (haSettings, error) {
+	ha := s.HA
+	if ha == nil {
+		return haSettings{}, nil
+	}
+	for i, port := range ha.RedisReplicaPorts {
+		r := &Redis{Port: port, Dir: filepath.Join(s.StateDir, "redis-"+strconv.Itoa(i+2)), Persist: s.Durable, ReplicaOf: s.Redis}
+		s.RedisReplicas = append(s.RedisReplicas, r)
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			return haSettings{}, err
+		}
+		if err := r.Start(); err != nil {
+			return haSettings{}, fmt.Errorf("redis replica: %w", err)
+		}
+	}
+	var sentinels []string
+	for i, port := range ha.SentinelPorts {
+		sn := &Sentinel{Port: port, Dir: filepath.Join(s.StateDir, "sentinel-"+strconv.Itoa(i+1)), Master: s.Redis,
+			MasterName: ha.MasterName, Quorum: len(ha.SentinelPorts)/2 + 1}
+		s.Sentinels = append(s.Sentinels, sn)
+		if err := sn.Start(); err != nil {
+			return haSettings{}, fmt.Errorf("sentinel: %w", err)
+		}
+		sentinels = append(sentinels, sn.Addr())
+	}
+	s.PostgresReplica = &Postgres{Port: ha.PostgresReplicaPort, Dir: filepath.Join(s.StateDir, "postgres-replica"), Durable: s.Durable, Primary: s.Postgres}
+	if err := s.PostgresReplica.Start(); err != nil {
+		return haSettings{}, fmt.Errorf("postgres replica: %w", err)
+	}
+	s.Traefiks = append(s.Traefiks, &Traefik{
+		Bin: s.TraefikBin, Root: s.Root, Dir: filepath.Join(s.StateDir, "traefik-2"),
+		Bind: s.Bind, HTTPPort: ha.HTTPPort2, APIPort: ha.APIPort2, ExtraFiles: s.ExtraTraefik,
+	})
+	return haSettings{
+		backendEnv: []string{"DATABASE_REPLICA_URL=" + s.PostgresReplica.URL("kurz")},
+		settings:   []string{"KURZ_REDIS_SENTINELS=" + strings.Join(sentinels, ","), "KURZ_REDIS_MASTER_NAME=" + ha.MasterName},
+	}, nil
 }
 
 // codeSecret is the stack's KURZ_CODE_SECRET: from Env, else made once and kept in the state directory.
@@ -126,20 +200,31 @@ func (s *Stack) codeSecret() (string, error) {
 	return secret, os.WriteFile(path, []byte(secret+"\n"), 0o600)
 }
 
-// Stop stops everything in reverse order; backends flush their counts first.
+// Stop stops everything in reverse order; Traefiks and backends flush their counts first.
 func (s *Stack) Stop() {
-	if s.Traefik != nil && s.Traefik.proc != nil {
-		s.Traefik.Stop()
+	for _, t := range s.Traefiks {
+		if t.proc != nil {
+			t.Stop()
+		}
 	}
 	for _, b := range s.Backends {
 		if b.proc != nil {
 			b.Stop()
 		}
 	}
-	if s.Postgres != nil && s.Postgres.proc != nil {
-		s.Postgres.Stop()
+	for _, p := range []*Postgres{s.PostgresReplica, s.Postgres} {
+		if p != nil && p.proc != nil {
+			p.Stop()
+		}
 	}
-	if s.Redis != nil && s.Redis.proc != nil {
-		s.Redis.Stop()
+	for _, sn := range s.Sentinels {
+		if sn.proc != nil {
+			sn.Stop()
+		}
+	}
+	for _, r := range append(s.RedisReplicas, s.Redis) {
+		if r != nil && r.proc != nil {
+			r.Stop()
+		}
 	}
 }

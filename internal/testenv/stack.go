@@ -49,7 +49,24 @@ func NewStack(tb testing.TB, env map[string]string) *stack.Stack {
 	return s
 }
 
-func startStack(tb testing.TB, env map[string]string) (*stack.Stack, error) {
+// NewHAStack is NewStack with Redis replicas and Sentinels (master name
+// "kurz"), a Postgres streaming replica and a second Traefik.
+func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
+	tb.Helper()
+	s, err := startStack(tb, env, &stack.HAConfig{
+		RedisReplicaPorts:   []int{FreePort(tb), FreePort(tb)},
+		SentinelPorts:       []int{FreePort(tb), FreePort(tb), FreePort(tb)},
+		MasterName:          "kurz",
+		PostgresReplicaPort: FreePort(tb),
+		HTTPPort2:           FreePort(tb),
+		APIPort2:            FreePort(tb),
+	})
+	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", err)
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func startStack(tb testing.TB, env map[string]string, ha ...*stack.HAConfig) (*stack.Stack, error) {
 	root := Root()
 	traefik, err := stack.LookPath("KURZ_TRAEFIK_BIN", "", filepath.Join(root, "bin", "traefik"))
 	if err != nil {
@@ -69,6 +86,9 @@ func startStack(tb testing.TB, env map[string]string) (*stack.Stack, error) {
 		Root: root, StateDir: dir, TraefikBin: traefik, BackendBin: backend,
 		HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
 		Env: env,
+	}
+	if len(ha) > 0 {
+		cfg.HA = ha[0]
 	}
 	for i := 0; i < 3; i++ {
 		cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))
