@@ -85,7 +85,11 @@ func (p URLPolicy) Normalize(raw string) (string, error) {
 	if u.Path == "" && u.RawPath == "" {
 		u.Path = "/"
 	}
-	return u.String(), nil
+	// Escaping can lengthen a URL threefold: the limit holds for what is stored and served.
+	if out := u.String(); len(out) <= max {
+		return out, nil
+	}
+	return "", Errorf(EINVALIDURL, "url is longer than %d bytes once its special characters are escaped", max)
 }
 
 // isOwn reports whether host and port (empty: the scheme's default) are one of Own's.

@@ -148,3 +148,38 @@ func TestStalledPostgresCountsExactlyOnce(t *testing.T) {
 	}
 	mustCount(t, s, code, 41)
 }
+
+// A replica SIGKILLed under load: requests already written on its pooled
+// connections must not fail; GET and HEAD are idempotent, so they are retried.
+func TestReplicaKilledUnderLoadFailsNoIdempotentRequest(t *testing.T) {
+	s := testenv.NewStack(t, map[string]string{"KURZ_HEALTHCHECK_INTERVAL": "1s"})
+	// A 302 link is never served at the edge: every redirect reaches a replica.
+	res := do(t, "POST", s.Traefik.URL()+"/api/shorten", "application/json", `{"url":"https://example.com/e2e/proxied","redirect":302}`)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create = %d %s", res.Status, res.Raw)
+	}
+	proxied := res.Body["short_code"].(string)
+	paths := []struct{ method, path string }{
+		{"GET", "/" + proxied}, {"HEAD", "/" + proxied}, {"GET", "/health"}, {"GET", "/"}, {"HEAD", "/" + proxied + "/qr"},
+	}
+	var total, failed atomic.Int64
+	var n atomic.Int64
+	var first atomic.Value
+	stop := startLoad(8, func() {
+		p := paths[int(n.Add(1))%len(paths)]
+		r, err := tryDo(p.method, s.Traefik.URL()+p.path, "", "")
+		total.Add(1)
+		if err != nil || r.Status >= 400 {
+			failed.Add(1)
+			first.CompareAndSwap(nil, fmt.Sprintf("%s %s: %v %d %s", p.method, p.path, err, r.Status, r.Raw))
+		}
+	})
+	time.Sleep(time.Second)
+	s.Backends[1].Kill()
+	time.Sleep(3 * time.Second) // past the health check's notice
+	stop()
+	t.Logf("%d requests across the kill, %d failed", total.Load(), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d GET/HEAD requests failed across the kill, want 0; first: %v", failed.Load(), first.Load())
+	}
+}

@@ -165,5 +165,9 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		k.serveIdempotent(rw, req)
+		return
+	}
 	k.next.ServeHTTP(rw, req)
 }

@@ -1,0 +1,81 @@
+package plugin
+
+import "net/http"
+
+// idempotentAttempts bounds the tries of a GET or HEAD passed on.
+const idempotentAttempts = 3
+
+// serveIdempotent passes a GET or HEAD on, and tries again when the answer is
+// a gateway error: Traefik answers 502 when a replica dies with the request
+// already written to its pooled connection, a case its retry middleware does
+// not resend. The backends never answer 502 or 504 themselves.
+func (k *Kurz) serveIdempotent(rw http.ResponseWriter, req *http.Request) {
+	for attempt := 1; ; attempt++ {
+		w := &retryWriter{rw: rw, header: http.Header{}, retry: attempt < idempotentAttempts}
+		if attempt > 1 {
+			req = req.Clone(req.Context())
+		}
+		k.next.ServeHTTP(w, req)
+		if !w.swallowed || req.Context().Err() != nil {
+			w.finish()
+			return
+		}
+	}
+}
+
+// retryWriter holds an attempt's headers until its status is known, and
+// swallows a gateway error that another attempt may replace.
+type retryWriter struct {
+	rw        http.ResponseWriter
+	header    http.Header
+	retry     bool // a gateway error may be swallowed
+	swallowed bool
+	passed    bool // the status went to the client
+}
+
+func (w *retryWriter) Header() http.Header { return w.header }
+
+func (w *retryWriter) WriteHeader(code int) {
+	if w.passed || w.swallowed {
+		return
+	}
+	if w.retry && (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) {
+		w.swallowed = true
+		return
+	}
+	w.pass()
+	w.rw.WriteHeader(code)
+}
+
+func (w *retryWriter) Write(b []byte) (int, error) {
+	if !w.passed && !w.swallowed {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallowed {
+		return len(b), nil
+	}
+	return w.rw.Write(b)
+}
+
+// Flush lets streamed answers through.
+func (w *retryWriter) Flush() {
+	if f, ok := w.rw.(http.Flusher); ok && w.passed {
+		f.Flush()
+	}
+}
+
+// pass copies the attempt's headers to the client's.
+func (w *retryWriter) pass() {
+	dst := w.rw.Header()
+	for k, v := range w.header {
+		dst[k] = v
+	}
+	w.passed = true
+}
+
+// finish passes the headers of an attempt that wrote nothing.
+func (w *retryWriter) finish() {
+	if !w.passed && !w.swallowed {
+		w.pass()
+	}
+}
