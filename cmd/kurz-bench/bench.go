@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/kurzlink/kurz/internal/stack"
 )
@@ -13,11 +14,13 @@ import (
 // a Traefik without the plugin for the ceiling.
 type bench struct {
 	settings
-	stack   *stack.Stack
-	ceiling *stack.Traefik
-	state   string
-	codes   []string   // seeded codes, in creation order
-	idleRSS [2]float64 // MB of Traefik with and without the plugin, before any load
+	stack    *stack.Stack
+	ceiling  *stack.Traefik
+	replica  *stack.Redis    // of the stack's Redis, for the failover
+	sentinel *stack.Sentinel // watching the stack's Redis as "kurz"
+	state    string
+	codes    []string   // seeded codes, in creation order
+	idleRSS  [2]float64 // MB of Traefik with and without the plugin, before any load
 }
 
 func startBench(set settings) (*bench, error) {
@@ -28,7 +31,7 @@ func startBench(set settings) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 12)
+	ports := make([]int, 14)
 	for i := range ports {
 		if ports[i], err = stack.FreePort(); err != nil {
 			return nil, err
@@ -42,7 +45,8 @@ func startBench(set settings) (*bench, error) {
 		BackendPorts: ports[4:7], MetricsPorts: ports[7:10],
 		Env: map[string]string{
 			"KURZ_RATE_AVERAGE": "10000000", "KURZ_RATE_BURST": "10000000", // the limiter stays, out of the way
-			"KURZ_LOG_LEVEL": "warn",
+			"KURZ_LOG_LEVEL":      "warn",
+			"KURZ_BENCH_SENTINEL": "127.0.0.1:" + strconv.Itoa(ports[12]),
 		},
 		ExtraTraefik: []string{filepath.Join(set.root, "traefik", "bench", "bench.yml")},
 	})
@@ -59,6 +63,14 @@ func startBench(set settings) (*bench, error) {
 		b.stop()
 		return nil, fmt.Errorf("starting the ceiling Traefik: %w", err)
 	}
+	b.replica = &stack.Redis{Port: ports[13], Dir: filepath.Join(state, "redis-replica"), ReplicaOf: b.stack.Redis}
+	b.sentinel = &stack.Sentinel{Port: ports[12], Dir: filepath.Join(state, "sentinel"), Master: b.stack.Redis, MasterName: "kurz", Quorum: 1}
+	for _, start := range []func() error{func() error { return os.MkdirAll(b.replica.Dir, 0o755) }, b.replica.Start, b.sentinel.Start} {
+		if err := start(); err != nil {
+			b.stop()
+			return nil, fmt.Errorf("starting the Redis replica and Sentinel: %w", err)
+		}
+	}
 	b.idleRSS = [2]float64{rssMB(b.stack.Traefik.Pid()), rssMB(b.ceiling.Pid())}
 	return b, nil
 }
@@ -66,6 +78,12 @@ func startBench(set settings) (*bench, error) {
 func (b *bench) stop() {
 	if b.ceiling != nil {
 		b.ceiling.Stop()
+	}
+	if b.sentinel != nil {
+		b.sentinel.Stop()
+	}
+	if b.replica != nil && b.replica.Running() {
+		b.replica.Stop()
 	}
 	b.stack.Stop()
 	os.RemoveAll(b.state)

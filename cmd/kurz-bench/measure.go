@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -44,6 +46,8 @@ type results struct {
 	CeilingTraefikRSSMB  float64    `json:"ceiling_traefik_rss_mb"`
 	BackendRSSMB         float64    `json:"backend_rss_mb"`
 	RedisReadsPerRequest float64    `json:"redis_reads_per_edge_redis_request"`
+	FailoverPromotedS    float64    `json:"failover_promoted_s"`  // Redis master SIGKILLed → Sentinel names another
+	FailoverEdgeBackS    float64    `json:"failover_edge_back_s"` // → the edge answers from the new master
 	Total                string     `json:"total"`
 }
 
@@ -90,6 +94,12 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 		return nil, err
 	}
 	edgeRedis, proxied := pair[0], pair[1]
+	step("edge redis ↔ sentinel")
+	pair, err = b.interleaved(ctx, redisLoad, load{url: edge, host: "edge-sentinel.bench", arg: uniform})
+	if err != nil {
+		return nil, err
+	}
+	edgeRedis2, edgeSentinel := pair[0], pair[1]
 	step("redis round trips")
 	readsBefore := redisReads(ctx, rc)
 	alone, err := b.wrk(ctx, redisLoad, 3*time.Second) // alone: no backend reads Redis meanwhile
@@ -116,11 +126,20 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 		return nil, err
 	}
 
+	step("redis failover")
+	promoted, edgeBack, err := b.failover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.FailoverPromotedS, res.FailoverEdgeBackS = promoted.Seconds(), edgeBack.Seconds()
+
 	res.Scenarios = []scenario{
 		fromWrk("Ceiling (redirectRegex, no plugin)", ceiling, ""),
 		fromWrk("Edge, hot (plugin hot cache)", edgeHot, ""),
 		fromWrk("Edge, Redis (hot cache off)", edgeRedis, ""),
 		fromWrk("Proxied (backend, Redis hit)", proxied, ""),
+		fromWrk("Edge, Redis, second pair (hot cache off)", edgeRedis2, ""),
+		fromWrk("Edge, Redis through Sentinel (hot cache off)", edgeSentinel, ""),
 		fromWrk("Ceiling, same paths as the mix", ceilingMix, ""),
 		fromWrk("Realistic mix (Zipf, 3 % unknown)", mixed, "errors are the expected 404s of unknown codes"),
 		fromWrk("Create (POST /api/shorten)", create, ""),
@@ -137,6 +156,7 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 		check("Edge, hot ≥ 0.90 × Ceiling (req/s)", ratio(edgeHot.rps(), ceiling.rps()), 0.90, true),
 		check("Edge, hot p99 ≤ 1.5 × Ceiling p99", ratio(float64(edgeHot.P99US), float64(ceiling.P99US)), 1.5, false),
 		check("Edge, Redis ≥ 2.5 × Proxied (req/s)", ratio(edgeRedis.rps(), proxied.rps()), 2.5, true),
+		check("Edge, Redis through Sentinel ≥ 0.90 × Edge, Redis (req/s, within noise)", ratio(edgeSentinel.rps(), edgeRedis2.rps()), 0.90, true),
 		check("Realistic mix ≥ 0.70 × Ceiling (req/s, same paths)", ratio(mixed.rps(), ceilingMix.rps()), 0.70, true),
 		check("Create ≥ 0.60 × pgbench (req/s)", ratio(create.rps(), tps), 0.60, true),
 		checkMB("Backend replica ≤ 50 MB resident", res.BackendRSSMB, 50),
@@ -157,6 +177,36 @@ func check(name string, got, want float64, atLeast bool) target {
 
 func checkMB(name string, got, limit float64) target {
 	return target{Name: name, Want: fmt.Sprintf("≤ %.0f MB", limit), Got: fmt.Sprintf("%.1f MB", got), Met: got <= limit}
+}
+
+// failover SIGKILLs the Redis master and times the Sentinel's promotion and
+// the edge's first answer from the new master (the route passes misses to a
+// dead service, so only the edge answers 301).
+func (b *bench) failover(ctx context.Context) (promoted, edgeBack time.Duration, err error) {
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: b.sentinel.Addr()})
+	defer sc.Close()
+	client := &http.Client{Timeout: time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	old := b.stack.Redis.Addr()
+	killed := time.Now()
+	b.stack.Redis.Kill()
+	for promoted == 0 || edgeBack == 0 {
+		if time.Since(killed) > time.Minute || ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("no failover within a minute (promoted after %s)", promoted)
+		}
+		if addr, err := sc.GetMasterAddrByName(ctx, "kurz").Result(); promoted == 0 && err == nil && net.JoinHostPort(addr[0], addr[1]) != old {
+			promoted = time.Since(killed)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", b.stack.Traefik.URL()+"/"+b.codes[1], nil)
+		req.Host = "edge-sentinel.bench"
+		if res, err := client.Do(req); err == nil {
+			res.Body.Close()
+			if promoted != 0 && res.StatusCode == http.StatusMovedPermanently {
+				edgeBack = time.Since(killed)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return promoted, edgeBack, nil
 }
 
 // redisReads is Redis's count of read events: one per round trip a client makes.
