@@ -43,17 +43,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer s.Stop()
-	if ha {
-		printHA(stdout, s)
-	}
 	fmt.Fprintf(stdout, `
 kurz is running.
   shortener         %[1]s   (try: curl -si -X POST %[1]s/api/shorten -H 'Content-Type: application/json' -d '{"url":"https://example.com/x"}')
   Traefik API       %[2]s/api/overview   (metrics: %[2]s/metrics, ping: %[2]s/ping)
   backend replicas  %[3]s
   logs              %[4]s
-Press Ctrl-C to stop.
 `, s.Traefik.URL(), s.Traefik.APIURL(), backendURLs(s), filepath.Join(cfg.StateDir, "logs"))
+	if ha {
+		printHA(stdout, s)
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")
 	return nil
