@@ -21,18 +21,26 @@ type KeyRing struct {
 	ttl   time.Duration // how long a valid key is remembered: the revocation delay
 
 	mu    sync.Mutex
-	valid map[string]time.Time // hex hash → remembered until
+	valid map[string]rememberedKey // hex hash → the key's actor, until
+}
+
+type rememberedKey struct {
+	actor Actor
+	until time.Time
 }
 
 func NewKeyRing(store LinkStore, ttl time.Duration) *KeyRing {
-	return &KeyRing{store: store, ttl: ttl, valid: map[string]time.Time{}}
+	return &KeyRing{store: store, ttl: ttl, valid: map[string]rememberedKey{}}
 }
 
-// Create makes a key named name and returns it: the only time it is shown.
-func (k *KeyRing) Create(ctx context.Context, name string) (string, APIKey, error) {
+// Create makes a key named name with role and returns it: the only time it is shown.
+func (k *KeyRing) Create(ctx context.Context, name string, role Role) (string, APIKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", APIKey{}, Errorf(EINVALID, "a key needs a name of 1 to 100 characters")
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return "", APIKey{}, err
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -40,33 +48,38 @@ func (k *KeyRing) Create(ctx context.Context, name string) (string, APIKey, erro
 	}
 	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	hash := sha256.Sum256([]byte(key))
-	created, err := k.store.CreateKey(ctx, name, hash[:])
+	created, err := k.store.CreateKey(ctx, name, role, hash[:])
+	if ErrorCode(err) == ECONFLICT {
+		return "", APIKey{}, Errorf(ECONFLICT, "an active key is named %q already: choose another name", name)
+	}
 	return key, created, err
 }
 
-// Check returns nil for an active key and EUNAUTHORIZED otherwise.
-func (k *KeyRing) Check(ctx context.Context, key string) error {
+// Check returns the actor of an active key, and EUNAUTHORIZED otherwise. A
+// key is remembered for the ring's ttl: a revocation takes that long at most.
+func (k *KeyRing) Check(ctx context.Context, key string) (Actor, error) {
 	if !strings.HasPrefix(key, KeyPrefix) || len(key) > 200 {
-		return Errorf(EUNAUTHORIZED, "a valid API key is required")
+		return Anonymous, Errorf(EUNAUTHORIZED, "a valid API key is required")
 	}
 	sum := sha256.Sum256([]byte(key))
 	id := hex.EncodeToString(sum[:])
 	now := time.Now()
 	k.mu.Lock()
-	until, ok := k.valid[id]
+	known, ok := k.valid[id]
 	k.mu.Unlock()
-	if ok && now.Before(until) {
-		return nil
+	if ok && now.Before(known.until) {
+		return known.actor, nil
 	}
-	active, err := k.store.KeyActive(ctx, sum[:])
+	found, err := k.store.ActiveKey(ctx, sum[:])
+	if ErrorCode(err) == ENOTFOUND {
+		return Anonymous, Errorf(EUNAUTHORIZED, "a valid API key is required")
+	}
 	if err != nil {
-		return err
+		return Anonymous, err
 	}
-	if !active {
-		return Errorf(EUNAUTHORIZED, "a valid API key is required")
-	}
+	actor := Actor{KeyID: found.ID, Role: found.Role}
 	k.mu.Lock()
-	k.valid[id] = now.Add(k.ttl)
+	k.valid[id] = rememberedKey{actor: actor, until: now.Add(k.ttl)}
 	k.mu.Unlock()
-	return nil
+	return actor, nil
 }

@@ -21,6 +21,7 @@ type Link struct {
 	MaxVisits   *int64     // nil: unlimited
 	Redirect    int        // 301, 302, 307 or 308; 0: the configured default
 	Version     int64      // changes with every update; cache fills carry it
+	OwnerKeyID  *int64     // the key it was created with; nil: anonymous
 }
 
 // Invalidation removes a changed or deleted link from the caches: the code's
@@ -43,6 +44,7 @@ type CreateRequest struct {
 	ExpiresAt *time.Time
 	MaxVisits *int64
 	Redirect  int
+	Owner     *int64 // the key creating it; nil: anonymous
 }
 
 // Plain reports whether only a URL was asked for: such links are deduplicated.
@@ -66,12 +68,14 @@ type ListQuery struct {
 	Cursor string // from the previous page; empty: the first page
 	Limit  int
 	Search string // substring of the target URL
+	Owner  *int64 // only links of this key; nil: every link
 }
 
 // APIKey is a management key; only its SHA-256 hash is stored.
 type APIKey struct {
 	ID        int64
 	Name      string
+	Role      Role
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
@@ -94,20 +98,22 @@ type LinkStore interface {
 	ListLinks(ctx context.Context, q ListQuery) ([]Link, string, error)
 	// UpdateLink applies p and stores the invalidation of the old entries in
 	// the same transaction. Any change takes the link out of deduplication.
-	UpdateLink(ctx context.Context, code string, p LinkPatch) (Link, Invalidation, error)
+	// With owner set, a link of another owner is ENOTFOUND.
+	UpdateLink(ctx context.Context, code string, owner *int64, p LinkPatch) (Link, Invalidation, error)
 	// DeleteLink removes the link and stores the invalidation of its entries
-	// in the same transaction.
-	DeleteLink(ctx context.Context, code string) (Invalidation, error)
+	// in the same transaction. With owner set, a link of another owner is ENOTFOUND.
+	DeleteLink(ctx context.Context, code string, owner *int64) (Invalidation, error)
 	// PendingInvalidations returns the oldest invalidations not yet done.
 	PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error)
 	// DeleteInvalidations forgets invalidations that were done.
 	DeleteInvalidations(ctx context.Context, ids []int64) error
-	CreateKey(ctx context.Context, name string, hash []byte) (APIKey, error)
+	// CreateKey stores a key; a name that an active key has is ECONFLICT.
+	CreateKey(ctx context.Context, name string, role Role, hash []byte) (APIKey, error)
 	ListKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeKey revokes the key with this name or id.
+	// RevokeKey revokes the key with this id, or the one active key with this name.
 	RevokeKey(ctx context.Context, nameOrID string) (APIKey, error)
-	// KeyActive reports whether a key with this hash exists and is not revoked.
-	KeyActive(ctx context.Context, hash []byte) (bool, error)
+	// ActiveKey returns the key with this hash unless it is revoked, else ENOTFOUND.
+	ActiveKey(ctx context.Context, hash []byte) (APIKey, error)
 	// AddHits adds counts to access_count of each code, once per chunkID: a
 	// chunk applied before adds nothing (applied false).
 	AddHits(ctx context.Context, chunkID string, hits map[string]int64) (applied bool, err error)

@@ -49,7 +49,7 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 		return Link{}, false, err
 	}
 	l := Link{URL: normalized, URLHash: HashURL(normalized), Dedup: req.Plain(),
-		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect}
+		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect, OwnerKeyID: req.Owner}
 	if l.Dedup {
 		if code, err := s.cache.CodeForHash(ctx, l.URLHash); err != nil {
 			s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
@@ -219,26 +219,33 @@ func (s *Shortener) statusOf(l Link) int {
 }
 
 // Get returns the link of code with its counts so far (from a read replica
-// if there is one).
-func (s *Shortener) Get(ctx context.Context, code string) (Link, error) {
+// if there is one), if actor may manage it: to others it does not exist.
+func (s *Shortener) Get(ctx context.Context, actor Actor, code string) (Link, error) {
 	if !link.IsAlias(code) {
 		return Link{}, Errorf(ENOTFOUND, "no link has this code")
 	}
 	l, _, err := s.store.ReadLink(ctx, code)
+	if err == nil && !actor.CanManage(l) {
+		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+	}
 	return l, err
 }
 
 // Lookup checks that code names a live link, without counting a visit.
 func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
-	l, err := s.Get(ctx, code)
+	if !link.IsAlias(code) {
+		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+	}
+	l, _, err := s.store.ReadLink(ctx, code)
 	if err == nil && l.Expired(s.now()) {
 		err = Errorf(EGONE, "this link has expired")
 	}
 	return l, err
 }
 
-// List returns a page of links, newest first, and the cursor of the next page.
-func (s *Shortener) List(ctx context.Context, q ListQuery) ([]Link, string, error) {
+// List returns a page of the links actor may manage, newest first, and the cursor of the next page.
+func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link, string, error) {
+	q.Owner = actor.Scope()
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 20
 	}
@@ -250,7 +257,7 @@ func (s *Shortener) List(ctx context.Context, q ListQuery) ([]Link, string, erro
 
 // Update changes a link; its old cache entries are gone when it returns, or,
 // if Redis does not answer, as soon as Redis does (see Invalidator).
-func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link, error) {
+func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p LinkPatch) (Link, error) {
 	if !link.IsAlias(code) {
 		return Link{}, Errorf(ENOTFOUND, "no link has this code")
 	}
@@ -264,10 +271,11 @@ func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link,
 	if err := s.validateOptions(CreateRequest{ExpiresAt: p.ExpiresAt, MaxVisits: p.MaxVisits, Redirect: deref(p.Redirect)}); err != nil {
 		return Link{}, err
 	}
-	after, inv, err := s.store.UpdateLink(ctx, code, p)
+	after, inv, err := s.store.UpdateLink(ctx, code, actor.Scope(), p)
 	if err != nil {
 		return Link{}, err
 	}
+	s.logger.Info("link changed", "code", code, "key_id", actor.KeyID, "role", actor.Role)
 	if s.inval.Apply(ctx, inv) == nil {
 		s.fillCache(context.WithoutCancel(ctx), after, false)
 	}
@@ -275,14 +283,15 @@ func (s *Shortener) Update(ctx context.Context, code string, p LinkPatch) (Link,
 }
 
 // Delete removes a link and its cache entries.
-func (s *Shortener) Delete(ctx context.Context, code string) error {
+func (s *Shortener) Delete(ctx context.Context, actor Actor, code string) error {
 	if !link.IsAlias(code) {
 		return Errorf(ENOTFOUND, "no link has this code")
 	}
-	inv, err := s.store.DeleteLink(ctx, code)
+	inv, err := s.store.DeleteLink(ctx, code, actor.Scope())
 	if err != nil {
 		return err
 	}
+	s.logger.Info("link deleted", "code", code, "key_id", actor.KeyID, "role", actor.Role)
 	s.inval.Apply(ctx, inv)
 	return nil
 }

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ const (
 // MustKey creates an API key with the backend's command line.
 func MustKey(tb testing.TB, s *stack.Stack) string {
 	tb.Helper()
-	cmd := exec.Command(s.Backends[0].Bin, "keys", "create", "--name", "e2e")
+	cmd := exec.Command(s.Backends[0].Bin, "keys", "create", "--name", "e2e-"+strconv.FormatInt(time.Now().UnixNano(), 36), "--role", "admin")
 	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
 	out, err := cmd.Output()
 	if err != nil {

@@ -34,8 +34,11 @@ func (s *server) handleShorten() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		l, created, err := s.links.Shorten(r.Context(), backend.CreateRequest{
-			URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect})
+		creq := backend.CreateRequest{URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect}
+		if actor := actorOf(r); actor != backend.Anonymous {
+			creq.Owner = &actor.KeyID
+		}
+		l, created, err := s.links.Shorten(r.Context(), creq)
 		if err != nil {
 			s.error(w, r, err)
 			return

@@ -26,20 +26,22 @@ func (acceptingLinks) Resolve(context.Context, string) (string, int, error) {
 func (acceptingLinks) Lookup(context.Context, string) (backend.Link, error) {
 	return backend.Link{}, nil
 }
-func (acceptingLinks) Get(context.Context, string) (backend.Link, error) { return backend.Link{}, nil }
-func (acceptingLinks) List(context.Context, backend.ListQuery) ([]backend.Link, string, error) {
+func (acceptingLinks) Get(context.Context, backend.Actor, string) (backend.Link, error) { return backend.Link{}, nil }
+func (acceptingLinks) List(context.Context, backend.Actor, backend.ListQuery) ([]backend.Link, string, error) {
 	return nil, "", nil
 }
-func (acceptingLinks) Update(_ context.Context, code string, _ backend.LinkPatch) (backend.Link, error) {
+func (acceptingLinks) Update(_ context.Context, _ backend.Actor, code string, _ backend.LinkPatch) (backend.Link, error) {
 	return backend.Link{Code: code}, nil
 }
-func (acceptingLinks) Delete(context.Context, string) error { return nil }
+func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
 func (acceptingLinks) Health(context.Context) error         { return nil }
 func (acceptingLinks) Ready(context.Context) error          { return nil }
 
 type anyKey struct{}
 
-func (anyKey) Check(context.Context, string) error { return nil }
+func (anyKey) Check(context.Context, string) (backend.Actor, error) {
+	return backend.Actor{KeyID: 1, Role: backend.RoleAdmin}, nil
+}
 
 // Whatever body a client sends to the JSON endpoints, the answer is a success
 // or a 4xx with a JSON error code: never a 5xx, never a panic.

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -37,19 +38,46 @@ func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
 	return j
 }
 
-// requireKey lets a request through with an active key in Authorization: Bearer or X-API-Key.
+// requireKey lets a request through with an active key in Authorization:
+// Bearer or X-API-Key, its actor in the context.
 func (s *server) requireKey(next http.Handler) http.Handler {
+	return s.withKey(next, true)
+}
+
+// optionalKey is requireKey for routes open to all: a request without a key
+// goes on as anonymous, one with a key that is not valid is refused.
+func (s *server) optionalKey(next http.Handler) http.Handler {
+	return s.withKey(next, false)
+}
+
+func (s *server) withKey(next http.Handler, required bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("X-API-Key")
 		if auth := r.Header.Get("Authorization"); key == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 			key = strings.TrimSpace(auth[7:])
 		}
-		if err := s.keys.Check(r.Context(), key); err != nil {
+		if key == "" && !required {
+			next.ServeHTTP(w, r)
+			return
+		}
+		actor, err := s.keys.Check(r.Context(), key)
+		if err != nil {
 			s.error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
 	})
+}
+
+type actorKey struct{}
+
+// actorOf is who sent r: the key's actor, or backend.Anonymous.
+func actorOf(r *http.Request) backend.Actor {
+	a, ok := r.Context().Value(actorKey{}).(backend.Actor)
+	if !ok {
+		return backend.Anonymous
+	}
+	return a
 }
 
 type listResponse struct {
@@ -69,7 +97,7 @@ func (s *server) handleListLinks() http.HandlerFunc {
 			}
 			limit = n
 		}
-		links, next, err := s.links.List(r.Context(), backend.ListQuery{Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q")})
+		links, next, err := s.links.List(r.Context(), actorOf(r), backend.ListQuery{Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q")})
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -84,7 +112,7 @@ func (s *server) handleListLinks() http.HandlerFunc {
 
 func (s *server) handleGetLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		l, err := s.links.Get(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code"))
+		l, err := s.links.Get(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"))
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -108,7 +136,7 @@ func (s *server) handlePatchLink() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		l, err := s.links.Update(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code"), p)
+		l, err := s.links.Update(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"), p)
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -161,7 +189,7 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 
 func (s *server) handleDeleteLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.links.Delete(r.Context(), httprouter.ParamsFromContext(r.Context()).ByName("code")); err != nil {
+		if err := s.links.Delete(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code")); err != nil {
 			s.error(w, r, err)
 			return
 		}

@@ -14,9 +14,9 @@ import (
 // as NotFound.
 func (s *server) routes() *httprouter.Router {
 	r := &router{Router: httprouter.New(), server: s}
-	shorten := http.Handler(s.handleShorten())
+	shorten := s.optionalKey(s.handleShorten()) // a key makes its holder the owner
 	if !s.cfg.OpenKeyless {
-		shorten = s.requireKey(shorten)
+		shorten = s.requireKey(s.handleShorten())
 	}
 	r.Handler(http.MethodPost, "/api/shorten", s.instrument("shorten", shorten))
 	r.Handler(http.MethodGet, "/api/links", s.instrument("links", s.requireKey(s.handleListLinks())))

@@ -16,17 +16,17 @@ type Links interface {
 	Shorten(ctx context.Context, req backend.CreateRequest) (backend.Link, bool, error)
 	Resolve(ctx context.Context, code string) (string, int, error) // target and status; counts the visit
 	Lookup(ctx context.Context, code string) (backend.Link, error) // a live link, not counted
-	Get(ctx context.Context, code string) (backend.Link, error)
-	List(ctx context.Context, q backend.ListQuery) ([]backend.Link, string, error)
-	Update(ctx context.Context, code string, p backend.LinkPatch) (backend.Link, error)
-	Delete(ctx context.Context, code string) error
+	Get(ctx context.Context, actor backend.Actor, code string) (backend.Link, error)
+	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
+	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)
+	Delete(ctx context.Context, actor backend.Actor, code string) error
 	Health(ctx context.Context) error
 	Ready(ctx context.Context) error
 }
 
-// Keys checks API keys.
+// Keys checks API keys and says whose they are.
 type Keys interface {
-	Check(ctx context.Context, key string) error
+	Check(ctx context.Context, key string) (backend.Actor, error)
 }
 
 // Config holds the HTTP settings.

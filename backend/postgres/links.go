@@ -15,12 +15,12 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id`
 
 func scanLink(row pgx.Row) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
-	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version)
+	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version, &l.OwnerKeyID)
 	l.Redirect = int(redirect)
 	return l, err
 }
@@ -30,8 +30,8 @@ func scanLink(row pgx.Row) (backend.Link, error) {
 // after this statement's snapshot, it returns no row and the caller runs it again.
 const createPlainSQL = `
 WITH ins AS (
-	INSERT INTO url_mappings (id, short_code, original_url, url_hash)
-	VALUES ($1, $2, $3, $4)
+	INSERT INTO url_mappings (id, short_code, original_url, url_hash, owner_key_id)
+	VALUES ($1, $2, $3, $4, $5)
 	ON CONFLICT (url_hash) WHERE dedup DO NOTHING
 	RETURNING ` + linkColumns + `, true AS created
 )
@@ -41,22 +41,22 @@ SELECT ` + linkColumns + `, false FROM url_mappings WHERE url_hash = $4 AND dedu
 LIMIT 1`
 
 const createSQL = `
-INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status)
-VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0))
+INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id)
+VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8)
 RETURNING ` + linkColumns
 
 func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
 	ctx, done := db.begin(ctx, "create_link")
 	if !l.Dedup {
-		out, err := scanLink(db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect))
+		out, err := scanLink(db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID))
 		return out, err == nil, done(err)
 	}
 	for attempt := 0; ; attempt++ {
 		var out backend.Link
 		var created bool
 		var redirect int16
-		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
-			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &created)
+		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
+			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &out.OwnerKeyID, &created)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
 			continue
 		}
@@ -131,8 +131,9 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 		SELECT `+linkColumns+` FROM url_mappings
 		WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2))
 		  AND ($3 = '' OR original_url ILIKE '%' || $3 || '%' ESCAPE '\')
+		  AND ($5::bigint IS NULL OR owner_key_id = $5)
 		ORDER BY created_at DESC, id DESC
-		LIMIT $4`, after, afterID, escapeLike(q.Search), q.Limit+1)
+		LIMIT $4`, after, afterID, escapeLike(q.Search), q.Limit+1, q.Owner)
 	if err != nil {
 		return nil, "", done(err)
 	}
@@ -149,10 +150,13 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 	return links, next, done(nil)
 }
 
-func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) (after backend.Link, inv backend.Invalidation, err error) {
+// ownedBy limits a statement on short_code = $1 to the links of owner $2 (NULL: any).
+const ownedBy = `short_code = $1 AND ($2::bigint IS NULL OR owner_key_id = $2)`
+
+func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backend.LinkPatch) (after backend.Link, inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "update_link")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		before, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE short_code = $1 FOR UPDATE`, code))
+		before, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE `+ownedBy+` FOR UPDATE`, code, owner))
 		if err != nil {
 			return err
 		}
@@ -185,10 +189,10 @@ func (db *DB) UpdateLink(ctx context.Context, code string, p backend.LinkPatch) 
 	return after, inv, done(err)
 }
 
-func (db *DB) DeleteLink(ctx context.Context, code string) (inv backend.Invalidation, err error) {
+func (db *DB) DeleteLink(ctx context.Context, code string, owner *int64) (inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "delete_link")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		l, err := scanLink(tx.QueryRow(ctx, `DELETE FROM url_mappings WHERE short_code = $1 RETURNING `+linkColumns, code))
+		l, err := scanLink(tx.QueryRow(ctx, `DELETE FROM url_mappings WHERE `+ownedBy+` RETURNING `+linkColumns, code, owner))
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,10 @@ func (db *DB) Close() {
 
 // Migrate applies the embedded migrations; tern holds a Postgres advisory lock
 // meanwhile, so replicas starting together apply each migration once.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.MigrateTo(ctx, -1) }
+
+// MigrateTo applies the migrations up to version (-1: all), as Migrate does.
+func (db *DB) MigrateTo(ctx context.Context, version int32) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -94,7 +97,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := m.LoadMigrations(migrations.FS); err != nil {
 		return fmt.Errorf("migrate: load: %w", err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	if version < 0 {
+		version = int32(len(m.Migrations))
+	}
+	if err := m.MigrateTo(ctx, version); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

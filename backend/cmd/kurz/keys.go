@@ -13,9 +13,12 @@ import (
 )
 
 const keysUsage = `usage:
-  kurz keys create --name NAME   make a key; it is printed once, only its hash is kept
-  kurz keys list                 list keys (names, not secrets)
-  kurz keys revoke NAME|ID       revoke a key (replicas notice within 10 s)`
+  kurz keys create --name NAME [--role author|admin]
+                                 make a key; it is printed once, only its hash is kept.
+                                 author (the default): only the links made with it;
+                                 admin: every link
+  kurz keys list                 list keys (names and roles, not secrets)
+  kurz keys revoke ID|NAME       revoke a key (replicas notice within 10 s)`
 
 // runKeys manages API keys in the database of DATABASE_URL.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -39,15 +42,20 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		name := fs.String("name", "", "what the key is for")
+		role := fs.String("role", string(backend.RoleAuthor), "author or admin")
 		if err := fs.Parse(args[1:]); err != nil || *name == "" {
 			return fmt.Errorf("keys create needs --name NAME\n%s", keysUsage)
 		}
-		key, k, err := backend.NewKeyRing(db, 0).Create(ctx, *name)
+		r, err := backend.ParseRole(*role)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s\n%s", backend.ErrorMessage(err), keysUsage)
+		}
+		key, k, err := backend.NewKeyRing(db, 0).Create(ctx, *name, r)
+		if err != nil {
+			return fmt.Errorf("keys create: %s", backend.ErrorMessage(err))
 		}
 		fmt.Fprintf(stdout, "%s\n", key)
-		fmt.Fprintf(stdout, "# key %d %q created; store it now, it is not shown again\n", k.ID, k.Name)
+		fmt.Fprintf(stdout, "# %s key %d %q created; store it now, it is not shown again\n", k.Role, k.ID, k.Name)
 		return nil
 	case "list":
 		keys, err := db.ListKeys(ctx)
@@ -55,13 +63,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\\tNAME\\tCREATED\\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
 		for _, k := range keys {
 			revoked := "-"
 			if k.RevokedAt != nil {
 				revoked = k.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%d\\t%s\\t%s\\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
 	case "revoke":
@@ -72,7 +80,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return fmt.Errorf("revoking %q: %s", args[1], backend.ErrorMessage(err))
 		}
-		fmt.Fprintf(stdout, "key %d %q revoked\n", k.ID, k.Name)
+		fmt.Fprintf(stdout, "%s key %d %q revoked; its links stay, for admins to manage\n", k.Role, k.ID, k.Name)
 		return nil
 	default:
 		return fmt.Errorf("unknown keys command %q\n%s", args[0], keysUsage)

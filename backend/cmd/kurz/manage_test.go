@@ -12,12 +12,18 @@ import (
 	"github.com/kurzlink/kurz/internal/testenv"
 )
 
-// MustCreateKey makes an API key with the CLI, as an operator would.
+// MustCreateKey makes an admin API key with the CLI, as an operator would.
 func MustCreateKey(tb testing.TB, databaseURL, name string) string {
+	tb.Helper()
+	return MustCreateRoleKey(tb, databaseURL, name, "admin")
+}
+
+// MustCreateRoleKey makes an API key of role with the CLI.
+func MustCreateRoleKey(tb testing.TB, databaseURL, name, role string) string {
 	tb.Helper()
 	var out bytes.Buffer
 	env := map[string]string{"DATABASE_URL": databaseURL}
-	if err := run(context.Background(), []string{"kurz", "keys", "create", "--name", name}, func(k string) string { return env[k] }, &out); err != nil {
+	if err := run(context.Background(), []string{"kurz", "keys", "create", "--name", name, "--role", role}, func(k string) string { return env[k] }, &out); err != nil {
 		tb.Fatalf("keys create: %v", err)
 	}
 	key, _, _ := strings.Cut(out.String(), "\n")

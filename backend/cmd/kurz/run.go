@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	inval := backend.NewInvalidator(db, cache, 200*time.Millisecond, cfg.RedisTimeout, logger)
 	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}}
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
-	keys := backend.NewKeyRing(db, 10*time.Second)
+	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
