@@ -26,7 +26,9 @@ func (acceptingLinks) Resolve(context.Context, string) (string, int, error) {
 func (acceptingLinks) Lookup(context.Context, string) (backend.Link, error) {
 	return backend.Link{}, nil
 }
-func (acceptingLinks) Get(context.Context, backend.Actor, string) (backend.Link, error) { return backend.Link{}, nil }
+func (acceptingLinks) Get(context.Context, backend.Actor, string) (backend.Link, error) {
+	return backend.Link{}, nil
+}
 func (acceptingLinks) List(context.Context, backend.Actor, backend.ListQuery) ([]backend.Link, string, error) {
 	return nil, "", nil
 }
@@ -34,8 +36,8 @@ func (acceptingLinks) Update(_ context.Context, _ backend.Actor, code string, _ 
 	return backend.Link{Code: code}, nil
 }
 func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
-func (acceptingLinks) Health(context.Context) error         { return nil }
-func (acceptingLinks) Ready(context.Context) error          { return nil }
+func (acceptingLinks) Health(context.Context) error                        { return nil }
+func (acceptingLinks) Ready(context.Context) error                         { return nil }
 
 type anyKey struct{}
 
