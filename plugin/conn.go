@@ -58,12 +58,17 @@ type redisClient struct {
 	dialing   bool
 	openUntil time.Time
 	failures  int64 // dials and timeouts that opened the breaker
+
+	// The watchdog's view of the batch in flight: its number and when first seen.
+	watchedBatch int64
+	watchedSince time.Time
 }
 
 func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
 
 // pipe returns the open connection, or an error without waiting when the
-// breaker is open or another caller is dialing.
+// breaker is open or another caller is dialing. edge.lookup has an inlined
+// copy of its fast path: keep the two alike.
 func (c *redisClient) pipe() (*pipe, error) {
 	c.mu.Lock()
 	p := c.p
@@ -238,6 +243,7 @@ type pipe struct {
 	queued   []*call // their calls
 	spare    []byte
 	inflight []*call // the batch written, awaiting replies in order
+	batches  int64   // batches written, for the watchdog
 	writing  bool
 	dead     bool
 }
@@ -310,7 +316,34 @@ func handshake(conn net.Conn, r *bufio.Reader, o redisOptions, selectDB bool) er
 	return nil
 }
 
+// watchdog fails a connection whose batch in flight is overdue and writes
+// what waits with nothing in flight: the pipe's own deadlines and wake-ups
+// should make it idle, but no waiter is left waiting if they did not.
+func (c *redisClient) watchdog() {
+	c.mu.Lock()
+	p := c.p
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	if p.inflight == nil || p.batches != c.watchedBatch {
+		c.watchedBatch, c.watchedSince = p.batches, now // only the watchdog touches these
+	} else if now.Sub(c.watchedSince) > c.replyDeadline() {
+		p.mu.Unlock()
+		p.fail(errStalled)
+		return
+	}
+	if len(p.queued) > 0 && p.inflight == nil && !p.writing && !p.dead {
+		p.flushLocked()
+		return
+	}
+	p.mu.Unlock()
+}
+
 // send queues the encoded command cmd; the reply arrives in c (c.done closes).
+// edge.lookup has an inlined copy of it: keep the two alike.
 func (p *pipe) send(c *call, cmd []byte) {
 	p.mu.Lock()
 	if p.dead {
@@ -359,11 +392,11 @@ func (p *pipe) flushLocked() {
 		p.inflight = append(p.inflight, p.queued...)
 		p.queued = p.queued[:0]
 		p.writing = true
+		p.batches++
 		p.cond.Signal()
 		p.mu.Unlock()
 
-		p.conn.SetWriteDeadline(time.Now().Add(p.readTimeout))
-		_, err := p.conn.Write(buf)
+		_, err := p.conn.Write(buf) // a write that hangs is failed by the watchdog
 
 		p.mu.Lock()
 		p.spare = buf
@@ -395,6 +428,9 @@ func (p *pipe) readLoop() {
 		p.conn.SetReadDeadline(time.Now().Add(p.readTimeout))
 		for i := 0; i < len(batch); i++ {
 			if err := p.readBulkOrReply(batch[i]); err != nil {
+				if err == errTooLong { // that call is marked; the others ask again
+					err = errClosed
+				}
 				p.fail(err)
 				return
 			}
@@ -405,10 +441,10 @@ func (p *pipe) readLoop() {
 			return
 		}
 		p.inflight = nil
-		if !p.writing {
+		if len(p.queued) > 0 && !p.writing {
 			p.flushLocked()
 		} else {
-			p.mu.Unlock() // the writer writes what is queued when its write returns
+			p.mu.Unlock() // a writer under way writes what is queued when its write returns
 		}
 		for i := 0; i < len(batch); i++ {
 			close(batch[i].done)
@@ -432,7 +468,9 @@ func (p *pipe) fail(err error) {
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	for _, c := range calls {
-		c.err = err
+		if c.err == nil { // a call the reader marked (errTooLong) keeps its error
+			c.err = err
+		}
 		close(c.done)
 	}
 	p.client.failed(p, err)

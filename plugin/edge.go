@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kurzlink/kurz/link"
@@ -34,7 +33,6 @@ type edge struct {
 	countHits   bool
 	flushEvery  time.Duration
 	expireEvery time.Duration
-	draining    int32 // 1 once a SIGTERM or SIGINT arrived: redirects go to the backends
 
 	mu      sync.Mutex
 	pending map[string]int64 // hits waiting for Redis
@@ -110,59 +108,114 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	return e
 }
 
-// getRangeSuffix follows the code in a lookup: GETRANGE code:{code} 0 MaxTargetBytes,
-// so that Redis never sends more than one byte over the longest target.
-var (
-	getRangePrefix = "*4\r\n$8\r\nGETRANGE\r\n$" + strconv.Itoa(len(link.CodeKeyPrefix)+link.CodeLength) + "\r\n" + link.CodeKeyPrefix
-	getRangeSuffix = "\r\n$1\r\n0\r\n$" + strconv.Itoa(len(strconv.Itoa(link.MaxTargetBytes))) + "\r\n" + strconv.Itoa(link.MaxTargetBytes) + "\r\n"
-)
+// getCodePrefix starts GET code:{code} (every code has link.CodeLength
+// bytes): a lookup appends the code and CRLF. The reader refuses a value
+// longer than link.MaxTargetBytes from its length alone.
+var getCodePrefix = "*2\r\n$3\r\nGET\r\n$" + strconv.Itoa(len(link.CodeKeyPrefix)+link.CodeLength) + "\r\n" + link.CodeKeyPrefix
 
 // lookup asks Redis for code and returns the Location value to send, nil on
 // a miss, an error or an unsafe value. A connection the server closed is
-// dialled again and asked once more.
+// dialled again and asked once more. Its steps are inlined copies (marked)
+// rather than calls: under Yaegi an interpreted call costs about 2 µs and
+// dozens of allocations. A reply that never comes is failed by the pipe's
+// read deadline, or else by the loop's watchdog.
 func (e *edge) lookup(code string) []string {
-	if atomic.LoadInt32(&e.draining) != 0 {
+	h := e.hot
+	h.mu.Lock() // an inlined copy of hotCache.generation
+	gen, draining := h.gen, h.closed
+	h.mu.Unlock()
+	if draining { // the backends answer, and count, from now on
 		return nil
 	}
-	gen := e.hot.generation()
-	cmd := make([]byte, 0, len(getRangePrefix)+link.CodeLength+len(getRangeSuffix))
-	cmd = append(cmd, getRangePrefix...)
-	cmd = append(cmd, code...)
-	cmd = append(cmd, getRangeSuffix...)
-	var cl *call
-	for attempt := 0; attempt < 2; attempt++ {
-		p, err := e.redis.pipe()
-		if err != nil {
+	c := e.redis
+	c.mu.Lock() // an inlined copy of redisClient.pipe's fast path
+	p := c.p
+	c.mu.Unlock()
+	if p == nil {
+		var err error
+		if p, err = c.pipe(); err != nil {
 			return nil
-		}
-		cl = newCall()
-		p.send(cl, cmd)
-		t := time.NewTimer(e.redis.replyDeadline())
-		select {
-		case <-cl.done:
-			t.Stop()
-		case <-t.C:
-			p.fail(errStalled)
-			return nil
-		}
-		if cl.err == nil || isTimeout(cl.err) {
-			break
-		}
-		if _, isReply := cl.err.(*replyError); isReply {
-			break
 		}
 	}
-	if cl.err != nil || cl.val == "" { // GETRANGE answers "" for a missing key
+	cl := &call{done: make(chan struct{})}
+	p.mu.Lock() // an inlined copy of pipe.send
+	if p.dead {
+		p.mu.Unlock()
+		return e.lookupAgain(code, gen)
+	}
+	p.wbuf = append(p.wbuf, getCodePrefix...)
+	p.wbuf = append(p.wbuf, code...)
+	p.wbuf = append(p.wbuf, '\r', '\n')
+	p.queued = append(p.queued, cl)
+	if p.writing || p.inflight != nil {
+		p.mu.Unlock()
+	} else {
+		p.flushLocked()
+	}
+	<-cl.done
+	if cl.err != nil {
+		if _, isReply := cl.err.(*replyError); isReply || isTimeout(cl.err) {
+			return nil
+		}
+		if cl.err == errTooLong {
+			return e.located(code, cl.val, gen) // counted and logged there
+		}
+		return e.lookupAgain(code, gen) // a connection the server closed
+	}
+	// An inlined copy of located: keep the two alike.
+	if cl.isNil || cl.val == "" || !link.IsSafeTarget(cl.val) {
+		return e.located(code, cl.val, gen) // a miss, or a bad value to count and log
+	}
+	location := []string{cl.val}
+	h.mu.Lock() // an inlined copy of hotCache.put
+	if h.size <= 0 || h.closed || gen != h.gen {
+		h.pending[code]++
+	} else if en := h.entries[code]; en != nil {
+		en.location = location
+		en.expires = h.tick + h.ttlTicks
+		en.hits++
+	} else {
+		if len(h.entries) >= h.size {
+			h.evictOneLocked()
+		}
+		en = &entry{code: code, location: location, expires: h.tick + h.ttlTicks, hits: 1}
+		h.entries[code] = en
+		h.list = append(h.list, en)
+	}
+	h.mu.Unlock()
+	return location
+}
+
+// lookupAgain asks once more on a fresh connection, after the server closed the last one.
+func (e *edge) lookupAgain(code string, gen int64) []string {
+	p, err := e.redis.pipe()
+	if err != nil {
 		return nil
 	}
-	if !link.IsSafeTarget(cl.val) {
+	cl := newCall()
+	cmd := append(append(append([]byte(nil), getCodePrefix...), code...), '\r', '\n')
+	p.send(cl, cmd)
+	<-cl.done
+	if cl.err != nil && cl.err != errTooLong {
+		return nil
+	}
+	return e.located(code, cl.val, gen)
+}
+
+// located checks a value read from Redis and caches it: the Location to send, or nil.
+// edge.lookup has an inlined copy of it: keep the two alike.
+func (e *edge) located(code, value string, gen int64) []string {
+	if value == "" { // a missing key (or an empty value)
+		return nil
+	}
+	if !link.IsSafeTarget(value) {
 		e.mu.Lock()
 		e.stats.badValues++
 		e.mu.Unlock()
-		logger.Printf("refusing unsafe value of %s (%d bytes or more): passing to the backend", link.CodeKey(code), len(cl.val))
+		logger.Printf("refusing unsafe value of %s (%.60q, %d bytes): passing to the backend", link.CodeKey(code), value, len(value))
 		return nil
 	}
-	location := []string{cl.val}
+	location := []string{value}
 	e.hot.put(code, location, gen)
 	return location
 }
@@ -177,6 +230,7 @@ func (e *edge) loop() {
 			lastExpire = now
 			e.hot.expire()
 		}
+		e.redis.watchdog()
 		e.collect()
 		e.flush()
 	}
@@ -271,9 +325,9 @@ func (e *edge) drainOnSignal() {
 	e.drain()
 }
 
-// drain empties the hot cache for good and flushes until the process ends.
+// drain empties the hot cache for good, which stops lookups too, and
+// flushes until the process ends.
 func (e *edge) drain() {
-	atomic.StoreInt32(&e.draining, 1)
 	e.hot.close()
 	for {
 		e.collect()

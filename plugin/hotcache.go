@@ -8,16 +8,18 @@ type entry struct {
 	location []string // the Location header value, shared by every hit
 	expires  int64    // expiry tick after which the entry is dropped
 	hits     int64
+	removed  bool // out of the map; leaves list at the next expire
 }
 
 // hotCache is a bounded in-process map of code → target, which also counts
 // the hits of everything the edge serves. Lookups never read the clock: the
 // edge's loop calls expire every tick, which drops entries after ttlTicks.
-// Hits are taken from the entries that were hit (dirty), not from all.
+// A hit only increments its entry: takeHits walks list, a slice, which
+// under Yaegi costs far less than anything more on the hot path.
 type hotCache struct {
 	mu       sync.Mutex
 	entries  map[string]*entry
-	dirty    []*entry         // entries whose hits went from 0 to 1 since the last take
+	list     []*entry         // the entries, and removed ones until the next expire
 	pending  map[string]int64 // hits of codes not (or no longer) cached
 	size     int              // 0: nothing is cached, hits are still counted
 	ttlTicks int64
@@ -37,9 +39,6 @@ func (h *hotCache) get(code string) []string {
 	e := h.entries[code]
 	if e != nil {
 		e.hits++
-		if e.hits == 1 {
-			h.dirty = append(h.dirty, e)
-		}
 	}
 	h.mu.Unlock()
 	if e == nil {
@@ -49,6 +48,7 @@ func (h *hotCache) get(code string) []string {
 }
 
 // generation is read before asking Redis: put refuses a reply older than a drop.
+// edge.lookup has an inlined copy of it: keep the two alike.
 func (h *hotCache) generation() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -58,6 +58,7 @@ func (h *hotCache) generation() int64 {
 // put caches code → location, read from Redis while the cache was at gen, and
 // counts the hit that asked for it. An entry read before a drop or clear is
 // not cached: its value may be what the invalidation removed.
+// edge.lookup has an inlined copy of it: keep the two alike.
 func (h *hotCache) put(code string, location []string, gen int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -72,13 +73,11 @@ func (h *hotCache) put(code string, location []string, gen int64) {
 		}
 		e = &entry{code: code}
 		h.entries[code] = e
+		h.list = append(h.list, e)
 	}
 	e.location = location
 	e.expires = h.tick + h.ttlTicks
 	e.hits++
-	if e.hits == 1 {
-		h.dirty = append(h.dirty, e)
-	}
 }
 
 // removeLocked deletes code's entry, keeping its hits in pending.
@@ -87,6 +86,7 @@ func (h *hotCache) removeLocked(code string, e *entry) {
 		h.pending[code] += e.hits
 		e.hits = 0
 	}
+	e.removed = true
 	delete(h.entries, code)
 }
 
@@ -114,13 +114,12 @@ func (h *hotCache) evictOneLocked() {
 func (h *hotCache) takeHits(hits map[string]int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, e := range h.dirty {
+	for _, e := range h.list {
 		if e.hits > 0 {
 			hits[e.code] += e.hits
 			e.hits = 0
 		}
 	}
-	h.dirty = h.dirty[:0]
 	for code, n := range h.pending {
 		hits[code] += n
 	}
@@ -129,16 +128,24 @@ func (h *hotCache) takeHits(hits map[string]int64) {
 	}
 }
 
-// expire advances the clock one tick and drops expired entries.
+// expire advances the clock one tick, drops expired entries and compacts list.
 func (h *hotCache) expire() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.tick++
-	for code, e := range h.entries {
-		if e.expires <= h.tick {
-			h.removeLocked(code, e)
+	live := h.list[:0]
+	for _, e := range h.list {
+		if !e.removed && e.expires <= h.tick {
+			h.removeLocked(e.code, e)
+		}
+		if !e.removed {
+			live = append(live, e)
 		}
 	}
+	for i := len(live); i < len(h.list); i++ {
+		h.list[i] = nil
+	}
+	h.list = live
 }
 
 // drop removes code, keeping its hits.
@@ -164,6 +171,7 @@ func (h *hotCache) clearLocked() {
 		h.removeLocked(code, e)
 	}
 	h.entries = make(map[string]*entry, h.size)
+	h.list = nil
 }
 
 // close empties the cache for good: a draining edge leaves redirects to the backends.

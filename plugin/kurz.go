@@ -128,20 +128,19 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	return k, nil
 }
 
+// ServeHTTP answers a hot code from the hot cache and leaves the rest to
+// serveMiss. Under Yaegi a function's cost grows with its body, so this one
+// holds the hot path only.
 func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	path := req.URL.Path
 	if len(path) == 1+link.CodeLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		// An inlined copy of hotCache.get: under Yaegi every call on this
-		// path costs throughput. Only validated codes enter the cache, so a
-		// hit needs no shape check.
+		// An inlined copy of hotCache.get: keep the two alike. Only validated
+		// codes enter the cache, so a hit needs no shape check.
 		hot := k.hot
 		hot.mu.Lock()
 		e := hot.entries[path[1:]]
 		if e != nil {
 			e.hits++
-			if e.hits == 1 {
-				hot.dirty = append(hot.dirty, e)
-			}
 		}
 		hot.mu.Unlock()
 		if e != nil {
@@ -153,21 +152,27 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			rw.WriteHeader(k.status)
 			return
 		}
-		if link.IsCode(path[1:]) {
-			if location := k.edge.lookup(path[1:]); location != nil {
-				h := rw.Header()
-				h["Location"] = location
-				if k.cacheControl != nil {
-					h["Cache-Control"] = k.cacheControl
-				}
-				rw.WriteHeader(k.status)
-				return
-			}
-		}
 	}
-	if req.Method == http.MethodGet || req.Method == http.MethodHead {
-		k.serveIdempotent(rw, req)
+	k.serveMiss(rw, req, path)
+}
+
+// serveMiss answers a code from Redis, or passes the request on: GET and HEAD
+// with a retry when a dying replica leaves them unanswered.
+func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		k.next.ServeHTTP(rw, req)
 		return
 	}
-	k.next.ServeHTTP(rw, req)
+	if len(path) == 1+link.CodeLength && link.IsCode(path[1:]) {
+		if location := k.edge.lookup(path[1:]); location != nil {
+			h := rw.Header()
+			h["Location"] = location
+			if k.cacheControl != nil {
+				h["Cache-Control"] = k.cacheControl
+			}
+			rw.WriteHeader(k.status)
+			return
+		}
+	}
+	k.serveIdempotent(rw, req)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"strconv"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // RESP2 limits: a reply beyond them is a protocol error and the connection is
@@ -15,8 +17,13 @@ const (
 	maxReplyDepth  = 4 // arrays within arrays
 )
 
-// errProtocol means the peer does not speak RESP within our limits: the connection is dropped.
-var errProtocol = errors.New("kurz: redis protocol error")
+var (
+	// errProtocol means the peer does not speak RESP within our limits: the connection is dropped.
+	errProtocol = errors.New("kurz: redis protocol error")
+	// errTooLong marks a call whose value was longer than any target: it is
+	// not read, and the connection, left mid-reply, is dropped.
+	errTooLong = errors.New("kurz: redis value longer than a target")
+)
 
 // replyError is an error reply from Redis: the connection itself is fine.
 type replyError struct{ msg string }
@@ -38,7 +45,9 @@ func appendCommand(b []byte, args ...string) []byte {
 }
 
 // readBulkOrReply reads one reply into c, parsing a bulk string (what a
-// lookup answers) inline, since it is read once per lookup.
+// lookup answers) inline, since it is read once per lookup. A bulk string
+// longer than link.MaxTargetBytes is refused from its length: c gets
+// errTooLong and the connection is dropped.
 func (p *pipe) readBulkOrReply(c *call) error {
 	line, err := p.r.ReadSlice('\n')
 	if err != nil {
@@ -55,8 +64,10 @@ func (p *pipe) readBulkOrReply(c *call) error {
 		}
 		n = n*10 + int(d-'0')
 	}
-	if n > maxBulkBytes {
-		return errProtocol
+	if n > link.MaxTargetBytes {
+		c.val = "(" + strconv.Itoa(n) + " bytes)"
+		c.err = errTooLong
+		return errTooLong
 	}
 	buf := make([]byte, n+2)
 	if _, err := io.ReadFull(p.r, buf); err != nil {
