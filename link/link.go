@@ -76,7 +76,8 @@ const (
 	HitsLeaseTTL = 5 * time.Second
 
 	// MaxTargetBytes is the longest target the edge and the backend read from
-	// Redis; they ask for at most one byte more (GETRANGE) and refuse that.
+	// Redis: the edge's reader refuses a longer value from its length, the
+	// backend asks for one byte more (GETRANGE) and refuses that.
 	MaxTargetBytes = 8 << 10
 	// MaxHitsPerField bounds one pending count; a larger one is malformed.
 	MaxHitsPerField = 1 << 40
