@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kurzlink/kurz/internal/stack"
+	"github.com/kurzlink/kurz/internal/testenv"
 )
 
 // invalidationBound is how long the edge may serve a link after a PATCH or
@@ -119,6 +120,64 @@ func TestEdgeConsistency(t *testing.T) {
 		}
 		if fmt.Sprint(got) != "[301 301 410 410 410]" {
 			t.Errorf("5 visits of a 2-visit link through Traefik = %v", got)
+		}
+	})
+}
+
+// Through Traefik, with Redis paused while a PATCH and a DELETE are answered:
+// both Traefik's edge and the backends stop serving the old target, and the
+// deleted link's URL gets a new code, within 1 s of Redis answering again.
+func TestChangesDuringARedisStallThroughTraefik(t *testing.T) {
+	s := testenv.NewStack(t, nil)
+	key := MustKey(t, s)
+	rc := MustRedis(t, s)
+	const pause = 600 * time.Millisecond
+	stall := func() time.Time {
+		if err := rc.Do(bg, "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now().Add(pause)
+	}
+	within := func(resumed time.Time, what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			if time.Since(resumed) > time.Second {
+				t.Fatalf("%s: not within 1 s of Redis answering again", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Run("Patch", func(t *testing.T) {
+		code := MustShorten(t, s, "https://example.com/e2e/stall/old")
+		MustVisit(t, s, code, 3) // hot at the edge
+		resumed := stall()
+		if res, err := tryDoKey("PATCH", s.Traefik.URL()+"/api/links/"+code, key, `{"url":"https://example.com/e2e/stall/new"}`); err != nil || res.Status != 200 {
+			t.Fatalf("PATCH = %v %d %s", err, res.Status, res.Raw)
+		}
+		time.Sleep(time.Until(resumed))
+		within(resumed, "the edge's new target", func() bool {
+			return do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Header.Get("Location") == "https://example.com/e2e/stall/new"
+		})
+		for _, b := range s.Backends {
+			if got := do(t, "GET", b.URL()+"/"+code, "", "").Header.Get("Location"); got != "https://example.com/e2e/stall/new" {
+				t.Errorf("backend %s serves %q", b.URL(), got)
+			}
+		}
+	})
+	t.Run("Delete", func(t *testing.T) {
+		const target = "https://example.com/e2e/stall/deleted"
+		code := MustShorten(t, s, target)
+		MustVisit(t, s, code, 3)
+		resumed := stall()
+		if res, err := tryDoKey("DELETE", s.Traefik.URL()+"/api/links/"+code, key, ""); err != nil || res.Status != 204 {
+			t.Fatalf("DELETE = %v %d %s", err, res.Status, res.Raw)
+		}
+		time.Sleep(time.Until(resumed))
+		within(resumed, "the deleted link gone at the edge", func() bool {
+			return do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Status == 404
+		})
+		if again := MustShorten(t, s, target); again == code {
+			t.Errorf("posting the deleted URL gave the deleted code again")
 		}
 	})
 }
