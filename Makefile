@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run run-ha test test-go test-yaegi bench fuzz deps deps-test traefik build clean
+.PHONY: run run-ha keys test test-go test-yaegi bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -27,6 +27,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) -parallel 1 ./plugin/
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequests$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/http/
+
+## keys: manage API keys in make run's database, e.g. make keys ARGS="create --name ci --role admin"
+KURZ_POSTGRES_PORT ?= 15432
+keys: build
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:$(KURZ_POSTGRES_PORT)/kurz?sslmode=disable} ./bin/kurz keys $(ARGS)
 
 ## bench: the benchmark table (see README)
 bench: deps traefik build

@@ -37,6 +37,18 @@ type Invalidation struct {
 // Expired reports whether l has expired at now.
 func (l Link) Expired(now time.Time) bool { return l.ExpiresAt != nil && !now.Before(*l.ExpiresAt) }
 
+// Gone is EGONE, saying why, when l no longer redirects at now: expired, or
+// out of visits; nil while it does.
+func (l Link) Gone(now time.Time) error {
+	switch {
+	case l.Expired(now):
+		return Errorf(EGONE, "this link has expired")
+	case l.MaxVisits != nil && l.AccessCount >= *l.MaxVisits:
+		return Errorf(EGONE, "this link has reached its visit limit")
+	}
+	return nil
+}
+
 // CreateRequest is what POST /api/shorten may ask for.
 type CreateRequest struct {
 	URL       string

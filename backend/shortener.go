@@ -198,7 +198,7 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	}
 	status := s.statusOf(l)
 	if l.Expired(s.now()) {
-		return "", 0, Errorf(EGONE, "this link has expired")
+		return "", 0, l.Gone(s.now())
 	}
 	if l.MaxVisits != nil {
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
@@ -237,8 +237,8 @@ func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
 		return Link{}, Errorf(ENOTFOUND, "no link has this code")
 	}
 	l, _, err := s.store.ReadLink(ctx, code)
-	if err == nil && l.Expired(s.now()) {
-		err = Errorf(EGONE, "this link has expired")
+	if err == nil {
+		err = l.Gone(s.now())
 	}
 	return l, err
 }

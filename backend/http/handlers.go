@@ -141,7 +141,7 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
 	case code == backend.ENOTFOUND && wantsHTML(r):
 		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist"})
 	case code == backend.EGONE && wantsHTML(r):
-		s.renderPage(w, http.StatusGone, pageData{NotFound: "This short link has expired"})
+		s.renderPage(w, http.StatusGone, pageData{NotFound: sentence(backend.ErrorMessage(err))})
 	default:
 		s.error(w, r, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 
 	"github.com/kurzlink/kurz/backend"
 )
@@ -75,11 +76,13 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, s.cfg.MaxBodyBytes)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if err != nil {
+	var extra json.RawMessage // anything after the object: another object is not an unknown field
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
 			return decodeError(err, s.cfg.MaxBodyBytes)
 		}
-		return backend.Errorf(backend.EINVALID, "body must hold a single JSON object")
+		return backend.Errorf(backend.EINVALID, "body must hold a single JSON object, and nothing after it")
 	}
 	return nil
 }
@@ -93,13 +96,37 @@ func decodeError(err error, limit int64) error {
 		return backend.Errorf(backend.ETOOLARGE, "body is larger than %d bytes", limit)
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return backend.Errorf(backend.EINVALID, "body is not valid JSON")
+	case errors.As(err, &typ) && typ.Field == "":
+		return backend.Errorf(backend.EINVALID, "body must be a JSON object such as {\"url\": \"https://example.com/\"}")
 	case errors.As(err, &typ):
-		return backend.Errorf(backend.EINVALID, "field %q must be a %s", typ.Field, typ.Type)
+		return backend.Errorf(backend.EINVALID, "field %q must be %s", typ.Field, jsonKind(typ.Type))
 	case errors.Is(err, io.EOF):
 		return backend.Errorf(backend.EINVALID, "body is empty")
 	default:
 		// json reports unknown fields only as text: `json: unknown field "x"`.
 		return backend.Wrap(backend.EINVALID, err, trimJSONPrefix(err.Error()))
+	}
+}
+
+// jsonKind says in JSON's words what a Go type accepts.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
 	}
 }
 

@@ -24,13 +24,16 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodPatch, "/api/links/:code", s.instrument("link", s.requireKey(s.handlePatchLink())))
 	r.Handler(http.MethodDelete, "/api/links/:code", s.instrument("link", s.requireKey(s.handleDeleteLink())))
 	r.Handler(http.MethodGet, "/api/openapi.json", s.instrument("openapi", s.handleOpenAPI()))
+	r.Handler(http.MethodHead, "/api/openapi.json", s.instrument("openapi", s.handleOpenAPI()))
 	r.Handler(http.MethodGet, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodHead, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodGet, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodHead, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))
+	r.Handler(http.MethodHead, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))
+	r.Handler(http.MethodHead, "/static/*file", s.instrument("static", s.handleStatic()))
 	r.NotFound = s.handleCode()
 	s.routeList = append(s.routeList, "GET /{code}", "HEAD /{code}", "GET /{code}/qr", "HEAD /{code}/qr") // served by handleCode
 	r.MethodNotAllowed = s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

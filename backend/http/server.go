@@ -35,7 +35,8 @@ type Config struct {
 	MaxBodyBytes int64
 	RedirectCode int    // 301 unless set
 	CacheControl string // sent with redirects
-	OpenKeyless  bool   // POST /api/shorten without a key (the management API always needs one)
+	OpenKeyless  bool     // POST /api/shorten without a key (the management API always needs one)
+	CORSOrigins  []string // origins whose pages may call /api/ from a browser; none by default
 }
 
 type server struct {
@@ -69,6 +70,6 @@ func NewServer(logger *slog.Logger, links Links, keys Keys, cfg Config, reg prom
 		return nil, err
 	}
 	s := &server{links: links, keys: keys, logger: logger, cfg: cfg, metrics: m}
-	h := s.routes()
+	h := s.cors(s.routes())
 	return &Server{Handler: h, routes: s.routeList}, nil
 }

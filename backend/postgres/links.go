@@ -100,10 +100,14 @@ func (db *DB) Visit(ctx context.Context, code string) (string, error) {
 		  AND (expires_at IS NULL OR expires_at > now())
 		RETURNING original_url`, code).Scan(&url)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, ferr := db.FindByCode(ctx, code); ferr != nil {
+		l, ferr := db.FindByCode(ctx, code)
+		if ferr != nil {
 			return "", done(ferr)
 		}
-		return "", done(backend.Errorf(backend.EGONE, "this link has expired or reached its visit limit"))
+		if gone := l.Gone(time.Now()); gone != nil {
+			return "", done(gone)
+		}
+		return "", done(backend.Errorf(backend.EGONE, "this link has reached its visit limit"))
 	}
 	return url, done(err)
 }

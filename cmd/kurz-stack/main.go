@@ -118,6 +118,14 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 		PostgresPort: port("KURZ_POSTGRES_PORT", 15432),
 		Durable:      true,
 		Env:          map[string]string{},
+		AccessLog:    get("KURZ_TRAEFIK_ACCESS_LOG", ""),
+	}
+	switch cfg.AccessLog {
+	case "", "off":
+		cfg.AccessLog = ""
+	case "errors", "all":
+	default:
+		errs = append(errs, "KURZ_TRAEFIK_ACCESS_LOG must be off, errors or all")
 	}
 	replicas := port("KURZ_REPLICAS", 3)
 	first := port("KURZ_BACKEND_PORT", 18081)

@@ -25,16 +25,18 @@ type Traefik struct {
 	ExtraFiles  []string // added to those (the benchmarks' routes)
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
-	Env         []string // KURZ_* settings the dynamic configuration reads
-	proc        *Process
+	// AccessLogMode is "" (no access log), "errors" (errors and slow requests) or "all".
+	AccessLogMode string
+	Env           []string // KURZ_* settings the dynamic configuration reads
+	proc          *Process
 }
 
 // URL is the public entrypoint; APIURL the localhost-only API, ping and metrics.
 func (t *Traefik) URL() string    { return "http://127.0.0.1:" + strconv.Itoa(t.HTTPPort) }
 func (t *Traefik) APIURL() string { return "http://127.0.0.1:" + strconv.Itoa(t.APIPort) }
 
-// AccessLog is the file of Traefik's JSON access log.
-func (t *Traefik) AccessLog() string { return filepath.Join(t.Dir, "access.log") }
+// AccessLogFile is the file of Traefik's JSON access log, if it keeps one.
+func (t *Traefik) AccessLogFile() string { return filepath.Join(t.Dir, "access.log") }
 
 // Start lays out the configuration, starts Traefik and waits for ping and the plugin.
 func (t *Traefik) Start() error {
@@ -102,7 +104,7 @@ func (t *Traefik) layout() error {
 	}
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
-		"AccessLog": t.AccessLog(), "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
+		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
 	})
 }
 

@@ -34,13 +34,14 @@ type config struct {
 	StartTimeout  time.Duration
 	KeyCacheTTL   time.Duration // how long a checked key is remembered: the revocation bound
 	LogLevel      string
-	RequireAPIKey bool // POST /api/shorten needs a key too
+	RequireAPIKey bool     // POST /api/shorten needs a key too
+	CORSOrigins   []string // origins whose pages may call the API from a browser
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	e := envReader{getenv: getenv}
 	c := config{
-		ListenAddr:    e.str("KURZ_LISTEN_ADDR", ":8080"),
+		ListenAddr:    e.str("KURZ_LISTEN_ADDR", defaultListenAddr),
 		MetricsAddr:   e.str("KURZ_METRICS_ADDR", "127.0.0.1:9100"),
 		DatabaseURL:   e.str("DATABASE_URL", "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"),
 		ReplicaURL:    e.str("DATABASE_REPLICA_URL", ""),
@@ -58,6 +59,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		KeyCacheTTL:   e.duration("KURZ_KEY_CACHE_TTL", 10*time.Second),
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
 		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
+		CORSOrigins:   e.list("KURZ_CORS_ORIGINS"),
 		Sentinel: redis.Sentinel{
 			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
 			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),
@@ -72,6 +74,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	for _, a := range c.Sentinel.Addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return c, fmt.Errorf("KURZ_REDIS_SENTINELS entry %q must be host:port", a)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			return c, fmt.Errorf("KURZ_CORS_ORIGINS entry %q must be an origin such as https://app.example.com (scheme and host, no path)", o)
 		}
 	}
 	if err := checkCodeSecret(c.CodeSecret); err != nil {
@@ -93,6 +100,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return c, nil
 }
+
+// defaultListenAddr is loopback, and clear of Traefik's API port (8080, 8081 in make run-ha).
+const defaultListenAddr = "127.0.0.1:8088"
 
 // exampleCodeSecret is the placeholder of .env.example: refused, or every code would be predictable.
 const exampleCodeSecret = "change-me-to-a-long-random-string"

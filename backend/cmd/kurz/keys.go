@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +21,15 @@ const keysUsage = `usage:
   kurz keys list                 list keys (names and roles, not secrets)
   kurz keys revoke ID|NAME       revoke a key (replicas notice within 10 s)`
 
+// redactURL hides the password of a database URL, for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable DATABASE_URL)"
+	}
+	return u.Redacted()
+}
+
 // runKeys manages API keys in the database of DATABASE_URL.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -29,13 +39,16 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if url == "" {
 		url = "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"
 	}
+	where := func(err error) error {
+		return fmt.Errorf("keys: the database at %s: %v\n(set DATABASE_URL; against make run's stack: make keys ARGS=\"list\")", redactURL(url), err)
+	}
 	db, err := postgres.Open(ctx, url, "", 10*time.Second, nil)
 	if err != nil {
-		return err
+		return where(err)
 	}
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
-		return err
+		return where(err)
 	}
 	switch args[0] {
 	case "create":

@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
+		CORSOrigins: cfg.CORSOrigins,
 	}, reg)
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 func healthcheck(ctx context.Context, getenv func(string) string) error {
 	addr := getenv("KURZ_LISTEN_ADDR")
 	if addr == "" {
-		addr = ":8080"
+		addr = defaultListenAddr
 	}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
