@@ -68,6 +68,24 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	return l, created, nil
 }
 
+// Suggest returns what a person probably meant by raw when it lacks a
+// scheme ("example.com" → "https://example.com/"), if that would be
+// accepted; "" otherwise. The page offers it; the API stays strict.
+func (s *Shortener) Suggest(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || strings.Contains(raw, "://") || strings.HasPrefix(raw, "//") {
+		return ""
+	}
+	if i := strings.IndexAny(raw, ":/"); i >= 0 && raw[i] == ':' && !strings.ContainsAny(raw[:i], ".") {
+		return "" // a scheme of another kind (javascript:, mailto:), not a host
+	}
+	normalized, err := s.policy.Normalize("https://" + raw)
+	if err != nil {
+		return ""
+	}
+	return normalized
+}
+
 func (s *Shortener) validateOptions(req CreateRequest) error {
 	if req.Alias != "" {
 		if err := ValidateAlias(req.Alias); err != nil {

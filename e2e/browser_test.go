@@ -104,6 +104,28 @@ func TestBrowserShortensAndOpensALink(t *testing.T) {
 	if !strings.Contains(message, "http") {
 		t.Errorf("error next to the field = %q, want it to explain that only http(s) links work", message)
 	}
+
+	// A link typed without its scheme: the page offers the https one.
+	bare := "example.com/typed-" + fmt.Sprint(time.Now().UnixNano())
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(home),
+		chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("url"), bare),
+		chromedp.Click(chromedp.ID("shorten")),
+		chromedp.WaitVisible(chromedp.CSS("#suggestion button")),
+	); err != nil {
+		t.Fatalf("the page did not offer the https link for %s: %v", bare, err)
+	}
+	saveScreenshot(t, "suggestion.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#suggestion button")),
+		chromedp.WaitVisible(chromedp.ID("short-url")),
+	); err != nil {
+		t.Fatalf("taking the offer: %v", err)
+	}
+	if got := mustRun(t, ctx, chromedp.Text(chromedp.ID("original-url"))); got != "https://"+bare {
+		t.Errorf("shortened %q, want the offered https://%s", got, bare)
+	}
 }
 
 func mustRun[T any](tb testing.TB, ctx context.Context, a chromedp.Action[T]) T {

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -147,9 +148,18 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// handleHome is the page; ?code= shows a link just made (the form's post
+// redirects here, so that a reload does not post again).
 func (s *server) handleHome() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.renderPage(w, http.StatusOK, pageData{})
+		data := pageData{}
+		if code := r.URL.Query().Get("code"); code != "" {
+			if l, err := s.links.Lookup(r.Context(), code); err == nil {
+				res := s.linkJSON(l, false)
+				data.URL, data.Result = l.URL, &res
+			}
+		}
+		s.renderPage(w, http.StatusOK, data)
 	}
 }
 
@@ -167,7 +177,7 @@ func (s *server) handleFormShorten() http.HandlerFunc {
 			return
 		}
 		raw := strings.TrimSpace(r.PostForm.Get("url"))
-		l, created, err := s.links.Shorten(r.Context(), backend.CreateRequest{URL: raw})
+		l, _, err := s.links.Shorten(r.Context(), backend.CreateRequest{URL: raw})
 		if err != nil {
 			status, ok := statusOf[backend.ErrorCode(err)]
 			if !ok || status >= 500 {
@@ -175,15 +185,10 @@ func (s *server) handleFormShorten() http.HandlerFunc {
 				s.renderPage(w, http.StatusServiceUnavailable, pageData{URL: raw, Error: "The shortener is unavailable right now. Please try again in a moment."})
 				return
 			}
-			s.renderPage(w, status, pageData{URL: raw, Error: sentence(backend.ErrorMessage(err))})
+			s.renderPage(w, status, pageData{URL: raw, Error: sentence(backend.ErrorMessage(err)), Suggestion: s.links.Suggest(raw)})
 			return
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		res := s.linkJSON(l, false)
-		s.renderPage(w, status, pageData{URL: raw, Result: &res})
+		http.Redirect(w, r, "/?code="+url.QueryEscape(l.Code), http.StatusSeeOther)
 	}
 }
 

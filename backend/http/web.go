@@ -22,8 +22,9 @@ var page = template.Must(template.ParseFS(webFS, "web/page.html"))
 
 // pageData fills web/page.html.
 type pageData struct {
-	URL      string
-	Error    string
+	URL        string
+	Error      string
+	Suggestion string // what the URL probably meant, offered with the error
 	Result   *linkJSON
 	NotFound string // set for the 404/410 page
 }

@@ -53,20 +53,25 @@ func NewStack(tb testing.TB, env map[string]string) *stack.Stack {
 // "kurz"), a Postgres streaming replica and a second Traefik.
 func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
 	tb.Helper()
-	s, err := startStack(tb, env, &stack.HAConfig{
-		RedisReplicaPorts:   []int{FreePort(tb), FreePort(tb)},
-		SentinelPorts:       []int{FreePort(tb), FreePort(tb), FreePort(tb)},
-		MasterName:          "kurz",
-		PostgresReplicaPort: FreePort(tb),
-		HTTPPort2:           FreePort(tb),
-		APIPort2:            FreePort(tb),
+	s, err := startStack(tb, env, func() *stack.HAConfig {
+		return &stack.HAConfig{
+			RedisReplicaPorts:   []int{FreePort(tb), FreePort(tb)},
+			SentinelPorts:       []int{FreePort(tb), FreePort(tb), FreePort(tb)},
+			MasterName:          "kurz",
+			PostgresReplicaPort: FreePort(tb),
+			HTTPPort2:           FreePort(tb),
+			APIPort2:            FreePort(tb),
+		}
 	})
 	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", err)
 	tb.Cleanup(s.Stop)
 	return s
 }
 
-func startStack(tb testing.TB, env map[string]string, ha ...*stack.HAConfig) (*stack.Stack, error) {
+// startStack builds the backend and starts a stack on free ports, once more
+// on other ports if that fails: a port free a moment ago may have been taken
+// by a test of another package running meanwhile.
+func startStack(tb testing.TB, env map[string]string, ha ...func() *stack.HAConfig) (*stack.Stack, error) {
 	root := Root()
 	traefik, err := stack.LookPath("KURZ_TRAEFIK_BIN", "", filepath.Join(root, "bin", "traefik"))
 	if err != nil {
@@ -75,24 +80,29 @@ func startStack(tb testing.TB, env map[string]string, ha ...*stack.HAConfig) (*s
 	if _, err := os.Stat(traefik); err != nil {
 		return nil, fmt.Errorf("%w: run make traefik", err)
 	}
-	dir := TempDir(tb, "stack")
-	backend := filepath.Join(dir, "kurz")
+	backend := filepath.Join(TempDir(tb, "backend"), "kurz")
 	build := exec.Command("go", "build", "-o", backend, "./backend/cmd/kurz")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the backend: %v\n%s", err, out)
 	}
-	cfg := stack.Config{
-		Root: root, StateDir: dir, TraefikBin: traefik, BackendBin: backend,
-		HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
-		Env: env,
+	for attempt := 1; ; attempt++ {
+		cfg := stack.Config{
+			Root: root, StateDir: TempDir(tb, "stack"), TraefikBin: traefik, BackendBin: backend,
+			HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
+			Env: env,
+		}
+		if len(ha) > 0 {
+			cfg.HA = ha[0]()
+		}
+		for i := 0; i < 3; i++ {
+			cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))
+			cfg.MetricsPorts = append(cfg.MetricsPorts, FreePort(tb))
+		}
+		s, err := stack.Start(cfg)
+		if err == nil || attempt == 2 {
+			return s, err
+		}
+		tb.Logf("starting the stack failed, once more on other ports: %v", err)
 	}
-	if len(ha) > 0 {
-		cfg.HA = ha[0]
-	}
-	for i := 0; i < 3; i++ {
-		cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))
-		cfg.MetricsPorts = append(cfg.MetricsPorts, FreePort(tb))
-	}
-	return stack.Start(cfg)
 }

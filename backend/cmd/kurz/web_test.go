@@ -51,9 +51,28 @@ func TestWebPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		readAll(res)
+		// Redirected after the post, so that reloading the result does not post again.
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/?code=") {
+			t.Fatalf("form post = %d Location %q, want 303 to /?code=…", res.StatusCode, res.Header.Get("Location"))
+		}
+		page := get(t, b.URL+res.Header.Get("Location"), html)
+		if page.Status != http.StatusOK || !strings.Contains(page.Raw, `id="short-url" href="http://kurz.test/`) ||
+			!strings.Contains(page.Raw, "https://example.com/from-the-form") {
+			t.Fatalf("page after the post = %d %.400s", page.Status, page.Raw)
+		}
+	})
+	t.Run("FormOffersTheHTTPSLink", func(t *testing.T) {
+		res, err := noRedirect.PostForm(b.URL+"/", url.Values{"url": {"example.com/typed-without-scheme"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		body := readAll(res)
-		if res.StatusCode != http.StatusCreated || !strings.Contains(body, `id="short-url" href="http://kurz.test/`) {
-			t.Fatalf("form post = %d %.400s", res.StatusCode, body)
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `name="url" value="https://example.com/typed-without-scheme"`) {
+			t.Fatalf("form post of example.com/… = %d, want 422 offering the https link: %.800s", res.StatusCode, body)
+		}
+		if api := shorten(t, b.URL, "example.com/typed-without-scheme"); api.Status != http.StatusUnprocessableEntity {
+			t.Errorf("the API took a URL without a scheme: %d", api.Status)
 		}
 	})
 	t.Run("ErrFormPostInvalidURL", func(t *testing.T) {

@@ -10,6 +10,23 @@
   const result = document.getElementById('result');
   const shortLink = document.getElementById('short-url');
   const copy = document.getElementById('copy');
+  const suggestion = document.getElementById('suggestion');
+  const suggestedURL = suggestion.querySelector('input[name=url]');
+
+  // A link typed without its scheme (example.com): offer the https one; the API stays strict.
+  function offer(url) {
+    if (url.indexOf('://') >= 0 || /\s/.test(url) || url.indexOf('.') < 0 || /^[a-z]+:/i.test(url)) return;
+    suggestedURL.value = 'https://' + url;
+    document.getElementById('suggested-url').textContent = suggestedURL.value;
+    suggestion.hidden = false;
+  }
+
+  suggestion.addEventListener('submit', function (event) {
+    event.preventDefault();
+    input.value = suggestedURL.value;
+    suggestion.hidden = true;
+    form.requestSubmit();
+  });
 
   function showError(message) {
     error.textContent = message;
@@ -20,6 +37,7 @@
   function clearError() {
     error.textContent = '';
     input.removeAttribute('aria-invalid');
+    suggestion.hidden = true;
   }
 
   function sentence(text) {
@@ -76,6 +94,7 @@
         showError('The shortener is unavailable right now. Please try again in a moment.');
       } else {
         showError(sentence(body && body.error && body.error.message));
+        if (body && body.error && body.error.code === 'invalid_url') offer(url);
       }
     } catch (e) {
       showError('Cannot reach the shortener. Check your connection and try again.');
