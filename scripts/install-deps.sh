@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kurz runs and tests against, when missing:
-# Redis and PostgreSQL servers, wrk (benchmarks), pgbench (in postgresql-contrib).
+# Redis and PostgreSQL servers, wrk (benchmarks), pgbench (in postgresql-contrib),
+# Node.js and npm (to build Traefik's dashboard).
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
 command -v wrk >/dev/null || need+=(wrk)
+command -v npm >/dev/null || need+=(nodejs npm) # Traefik's dashboard is built from its source
 if [ "${KURZ_BROWSER_TESTS:-}" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
 fi
