@@ -34,6 +34,6 @@ func TestTraefikDashboardShowsKurz(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		saveScreenshot(t, page.shot, mustRun(t, ctx, chromedp.FullScreenshot(90)))
+		saveScreenshot(t, page.shot, mustRun(t, ctx, chromedp.FullScreenshot(100)))
 	}
 }

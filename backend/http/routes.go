@@ -31,6 +31,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodHead, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodHead, "/", s.instrument("page", s.handleHome()))
+	r.Handler(http.MethodGet, "/manage", s.instrument("page", s.handleManage()))
+	r.Handler(http.MethodHead, "/manage", s.instrument("page", s.handleManage()))
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))
 	r.Handler(http.MethodHead, "/static/*file", s.instrument("static", s.handleStatic()))

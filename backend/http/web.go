@@ -52,12 +52,23 @@ func (s *server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	w.Write(buf.Bytes())
 }
 
+// handleManage serves the management page; it talks to /api/ from the browser.
+func (s *server) handleManage() http.HandlerFunc {
+	html, _ := webFS.ReadFile("web/manage.html")
+	return func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(html)
+	}
+}
+
 func (s *server) handleStatic() http.Handler {
 	sub, _ := fs.Sub(webFS, "web")
 	files := http.FileServer(http.FS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
-		if name != "app.js" && name != "app.css" {
+		if name != "app.js" && name != "app.css" && name != "manage.js" {
 			s.error(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
 			return
 		}
