@@ -48,7 +48,10 @@ fi
 
 if [ ! -f "$src/webui/static/index.html" ]; then
   echo "building Traefik $version's dashboard with npm (a few minutes, once)" >&2
-  if ! (cd "$src/webui" && npm install --legacy-peer-deps --no-audit --no-fund --loglevel=error >&2 && npx vite build >&2); then
+  # HUSKY_SKIP_INSTALL/HUSKY: the webui's husky would install git hooks into
+  # the repository it finds above it, which is kurz's.
+  if ! (cd "$src/webui" && export HUSKY_SKIP_INSTALL=1 HUSKY=0 &&
+    npm install --legacy-peer-deps --no-audit --no-fund --loglevel=error >&2 && npx vite build >&2); then
     echo "Traefik's dashboard did not build (see above): building Traefik without it." >&2
     build_plain
     exit 0
