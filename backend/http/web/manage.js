@@ -217,8 +217,8 @@
   async function remove(code) {
     if (!confirm('Delete ' + code + '? Its short link stops working for everyone.')) return;
     const res = await api('DELETE', '/api/links/' + encodeURIComponent(code));
+    await load(); // then say what happened, over what the list says
     $('list-status').textContent = res.status === 204 ? 'Deleted ' + code + '.' : res.message;
-    await load();
   }
 
   $('signin').addEventListener('submit', function (event) { event.preventDefault(); signIn($('key').value.trim()); });

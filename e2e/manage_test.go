@@ -1,0 +1,111 @@
+package e2e_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// An operator manages links in the browser, through Traefik: a wrong key is
+// refused, then sign in, create with options, edit, delete with a confirmation.
+func TestManagementPage(t *testing.T) {
+	s := MustStack(t)
+	key := MustRoleKey(t, s, "admin")
+	ctx := MustBrowser(t)
+	page := s.Traefik.URL() + "/manage"
+	alias := fmt.Sprintf("mg-%d", time.Now().UnixNano()%1_000_000_000)
+	row := `#links tr[data-code="` + alias + `"]`
+	waitText := func(sel, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+			if err == nil && strings.Contains(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	t.Run("ErrWrongKey", func(t *testing.T) {
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(page),
+			chromedp.WaitVisible(chromedp.ID("key")),
+			chromedp.SendKeys(chromedp.ID("key"), "kurz_not-a-real-key"),
+			chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText("#signin-error", "not valid")
+		if stored := mustRun(t, ctx, chromedp.Evaluate[string](`sessionStorage.getItem('kurz.key') || ''`)); stored != "" {
+			t.Errorf("a refused key was kept: %q", stored)
+		}
+	})
+	t.Run("SignInAndCreate", func(t *testing.T) {
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.ID("key"), key),
+			chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.ID("create")),
+			chromedp.SendKeys(chromedp.ID("c-url"), "https://example.com/managed/first"),
+			chromedp.SendKeys(chromedp.ID("c-alias"), alias),
+			chromedp.SendKeys(chromedp.ID("c-max"), "5"),
+			chromedp.SetValue(chromedp.ID("c-redirect"), "302"),
+			chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText("#create-status", "Created")
+		waitText(row, "https://example.com/managed/first")
+		waitText(row, "at most 5 visits")
+		if res := do(t, "GET", s.Traefik.URL()+"/"+alias, "", ""); res.Status != 302 || res.Header.Get("Location") != "https://example.com/managed/first" {
+			t.Errorf("the link made on the page = %d %s", res.Status, res.Header.Get("Location"))
+		}
+		saveScreenshot(t, "manage-desktop.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+	})
+	t.Run("Edit", func(t *testing.T) {
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(row+` button[aria-label^="Edit"]`)),
+			chromedp.WaitVisible(chromedp.ID("e-url")),
+			chromedp.SetValue(chromedp.ID("e-url"), "https://example.com/managed/second"),
+			chromedp.SetValue(chromedp.ID("e-max"), ""),
+			chromedp.Click(chromedp.ID("e-save")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText(row, "https://example.com/managed/second")
+		res, err := tryDoKey("GET", s.Traefik.URL()+"/api/links/"+alias, key, "")
+		if err != nil || res.Body["original_url"] != "https://example.com/managed/second" || res.Body["max_visits"] != nil {
+			t.Errorf("after the edit the API says %v %s, want the new URL and no visit limit", err, res.Raw)
+		}
+	})
+	t.Run("PhoneWidth", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+			t.Fatal(err)
+		}
+		saveScreenshot(t, "manage-phone.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 800)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("DeleteAfterConfirmation", func(t *testing.T) {
+		if err := chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](`window.confirm = function (q) { window.asked = q; return true; }`),
+			chromedp.Click(chromedp.CSS(row+` button[aria-label^="Delete"]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText("#list-status", "Deleted "+alias)
+		if asked := mustRun(t, ctx, chromedp.Evaluate[string](`window.asked || ''`)); !strings.Contains(asked, alias) {
+			t.Errorf("the page did not ask before deleting (asked %q)", asked)
+		}
+		if got := do(t, "GET", s.Traefik.URL()+"/"+alias, "", "").Status; got != 404 {
+			t.Errorf("the deleted link answers %d, want 404", got)
+		}
+	})
+}
