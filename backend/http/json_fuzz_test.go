@@ -35,7 +35,7 @@ func (acceptingLinks) List(context.Context, backend.Actor, backend.ListQuery) ([
 func (acceptingLinks) Update(_ context.Context, _ backend.Actor, code string, _ backend.LinkPatch) (backend.Link, error) {
 	return backend.Link{Code: code}, nil
 }
-func (acceptingLinks) Suggest(string) string { return "" }
+func (acceptingLinks) Suggest(string) string                               { return "" }
 func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
 func (acceptingLinks) Health(context.Context) error                        { return nil }
 func (acceptingLinks) Ready(context.Context) error                         { return nil }

@@ -16,7 +16,7 @@ type Links interface {
 	Shorten(ctx context.Context, req backend.CreateRequest) (backend.Link, bool, error)
 	Resolve(ctx context.Context, code string) (string, int, error) // target and status; counts the visit
 	Lookup(ctx context.Context, code string) (backend.Link, error) // a live link, not counted
-	Suggest(raw string) string                                      // the https form of a URL typed without a scheme, or ""
+	Suggest(raw string) string                                     // the https form of a URL typed without a scheme, or ""
 	Get(ctx context.Context, actor backend.Actor, code string) (backend.Link, error)
 	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
 	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)
@@ -34,8 +34,8 @@ type Keys interface {
 type Config struct {
 	PublicURL    string // base of short_url, without trailing slash
 	MaxBodyBytes int64
-	RedirectCode int    // 301 unless set
-	CacheControl string // sent with redirects
+	RedirectCode int      // 301 unless set
+	CacheControl string   // sent with redirects
 	OpenKeyless  bool     // POST /api/shorten without a key (the management API always needs one)
 	CORSOrigins  []string // origins whose pages may call /api/ from a browser; none by default
 }

@@ -25,8 +25,8 @@ type pageData struct {
 	URL        string
 	Error      string
 	Suggestion string // what the URL probably meant, offered with the error
-	Result   *linkJSON
-	NotFound string // set for the 404/410 page
+	Result     *linkJSON
+	NotFound   string // set for the 404/410 page
 }
 
 // securityHeaders are sent with every page and static file: no inline script,
