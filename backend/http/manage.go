@@ -165,7 +165,10 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 		case "expires_at":
 			p.SetExpiresAt = true
 			var v *string
-			if err = json.Unmarshal(raw, &v); err == nil {
+			if err = json.Unmarshal(raw, &v); err == nil && v != nil && *v == "" {
+				v = nil // "" clears it, as null does
+			}
+			if err == nil {
 				p.ExpiresAt, err = parseTime("expires_at", v)
 				if err != nil {
 					return p, err
@@ -174,6 +177,9 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 		case "max_visits":
 			p.SetMaxVisits = true
 			err = json.Unmarshal(raw, &p.MaxVisits)
+			if err == nil && p.MaxVisits != nil && *p.MaxVisits == 0 {
+				p.MaxVisits = nil // 0 clears it, as null does: typed clients cannot send null
+			}
 		case "redirect":
 			err = json.Unmarshal(raw, &p.Redirect)
 			if isNull {

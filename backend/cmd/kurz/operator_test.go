@@ -91,3 +91,20 @@ func TestDefaultListenAddressIsLoopback(t *testing.T) {
 		t.Errorf("default listen address = %q, want %q (loopback, clear of Traefik's API ports)", got, want)
 	}
 }
+
+// Typed clients cannot send null: 0 clears max_visits and resets redirect, "" clears expires_at.
+func TestPatchClearsWithZeroValues(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.SharedRedis(t)
+	db := pg.NewDatabase(t)
+	b := MustStartBackend(t, db, rd.URL(), nil)
+	key := MustCreateKey(t, db, "ops")
+	res := doKey(t, "POST", b.URL+"/api/shorten", key, `{"url":"https://example.com/zero","max_visits":3,"redirect":307,"expires_at":"2099-01-01T00:00:00Z"}`)
+	code := res.Body["short_code"].(string)
+	res = doKey(t, "PATCH", b.URL+"/api/links/"+code, key, `{"max_visits":0,"redirect":0,"expires_at":""}`)
+	if res.Status != http.StatusOK || res.Body["max_visits"] != nil || res.Body["expires_at"] != nil || res.Body["redirect"] != float64(301) {
+		t.Errorf("PATCH with zero values = %d %s, want no limit, no expiry, the default redirect", res.Status, res.Raw)
+	}
+	if res := doKey(t, "PATCH", b.URL+"/api/links/"+code, key, `{"max_visits":-1}`); res.Status != http.StatusUnprocessableEntity {
+		t.Errorf("max_visits -1 = %d, want 422", res.Status)
+	}
+}
