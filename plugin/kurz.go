@@ -133,17 +133,14 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 // holds the hot path only.
 func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	path := req.URL.Path
-	if len(path) == 1+link.CodeLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+	if len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		// An inlined copy of hotCache.get: keep the two alike. Only validated
 		// codes enter the cache, so a hit needs no shape check.
 		hot := k.hot
 		hot.mu.Lock()
-		e := hot.entries[path[1:]]
-		if e != nil {
+		if e := hot.entries[path[1:]]; e != nil {
 			e.hits++
-		}
-		hot.mu.Unlock()
-		if e != nil {
+			hot.mu.Unlock()
 			h := rw.Header()
 			h["Location"] = e.location
 			if k.cacheControl != nil {
@@ -152,9 +149,13 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			rw.WriteHeader(k.status)
 			return
 		}
+		hot.mu.Unlock()
 	}
 	k.serveMiss(rw, req, path)
 }
+
+// codePathLength is the length of "/" and a code.
+const codePathLength = 1 + link.CodeLength
 
 // serveMiss answers a code from Redis, or passes the request on: GET and HEAD
 // with a retry when a dying replica leaves them unanswered.
