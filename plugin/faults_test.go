@@ -45,6 +45,26 @@ func mustServe(tb testing.TB, h http.Handler, code string, n int) {
 	}
 }
 
+// mustStalled waits until Redis stops answering (a stall began): a PING times out.
+func mustStalled(tb testing.TB, addr string) {
+	tb.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c := newRedisClient(redisOptions{addr: addr, dialTimeout: time.Second, readTimeout: 40 * time.Millisecond, cooldown: time.Millisecond})
+		_, err := c.do("PING")
+		if c.connected() {
+			c.reset()
+		}
+		if isTimeout(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("Redis never stalled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A flush whose reply comes after the edge gave up was applied by Redis all the
 // same: sending it again must add nothing.
 func TestFlushExactlyOnceWhenRedisIsSlow(t *testing.T) {
@@ -70,7 +90,7 @@ func TestFlushExactlyOnceWhenRedisIsSlow(t *testing.T) {
 				c := newRedisClient(redisOptions{addr: r.addr, dialTimeout: time.Second, readTimeout: 2 * time.Second, cooldown: time.Millisecond})
 				c.do(tc.stall...)
 			}()
-			time.Sleep(30 * time.Millisecond)
+			mustStalled(t, r.addr)
 			mustServe(t, h, code, 4) // from the hot cache; flushed while Redis stalls
 			<-stalled
 			mustHits(t, r.addr, code, 5)
