@@ -2,9 +2,6 @@ package e2e_test
 
 import (
 	"fmt"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,17 +18,10 @@ const (
 	edgeBound         = 7 * time.Second
 )
 
-// MustKey creates an API key with the backend's command line.
+// MustKey creates an admin API key with the backend's command line.
 func MustKey(tb testing.TB, s *stack.Stack) string {
 	tb.Helper()
-	cmd := exec.Command(s.Backends[0].Bin, "keys", "create", "--name", "e2e-"+strconv.FormatInt(time.Now().UnixNano(), 36), "--role", "admin")
-	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("kurz keys create: %v", err)
-	}
-	key, _, _ := strings.Cut(string(out), "\n")
-	return key
+	return MustRoleKey(tb, s, "admin")
 }
 
 // waitUntil polls the redirect of code until it shows want, and returns how long that took.

@@ -10,11 +10,18 @@ import (
 	"github.com/kurzlink/kurz/internal/stack"
 )
 
+// queryInt runs a query of one number on the stack's Postgres primary.
 func queryInt(tb testing.TB, s *stack.Stack, sql string, args ...any) int64 {
+	tb.Helper()
+	return queryIntAt(tb, s.Postgres.URL("kurz"), sql, args...)
+}
+
+// queryIntAt runs a query of one number on the database at url.
+func queryIntAt(tb testing.TB, url, sql string, args ...any) int64 {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.Postgres.URL("kurz"))
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestHighAvailability(t *testing.T) {
 		}
 		code := MustShorten(t, s, "https://example.com/ha/replica")
 		eventually(t, 10*time.Second, func() error { // replicated
-			if n := queryReplica(t, s, `SELECT count(*) FROM url_mappings WHERE short_code = $1`, code); n != 1 {
+			if n := queryIntAt(t, s.PostgresReplica.URL("kurz"), `SELECT count(*) FROM url_mappings WHERE short_code = $1`, code); n != 1 {
 				return fmt.Errorf("the replica has %d rows of %s", n, code)
 			}
 			return nil
@@ -278,20 +278,4 @@ func mustSQL(tb testing.TB, databaseURL, sql string) {
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		tb.Fatalf("%s: %v", sql, err)
 	}
-}
-
-func queryReplica(tb testing.TB, s *stack.Stack, sql string, args ...any) int64 {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.PostgresReplica.URL("kurz"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
 }

@@ -79,6 +79,12 @@ func TestNew(t *testing.T) {
 		{"ErrTTL", func(c *Config) { c.HotCacheTTL = "soon" }, "hotCacheTTL"},
 		{"ErrZeroTimeout", func(c *Config) { c.ReadTimeout = "0s" }, "readTimeout"},
 		{"ErrNegativeDB", func(c *Config) { c.RedisDB = -1 }, "redisDB"},
+		{"OKSentinel", func(c *Config) {
+			c.SentinelAddresses, c.MasterName, c.RedisAddress = []string{"127.0.0.1:1"}, "kurz", ""
+		}, ""},
+		{"ErrSentinelWithoutMasterName", func(c *Config) { c.SentinelAddresses = []string{"127.0.0.1:1"} }, "masterName must name"},
+		{"ErrBadSentinelAddress", func(c *Config) { c.SentinelAddresses, c.MasterName = []string{"nope"}, "kurz" }, "must be host:port"},
+		{"ErrMasterNameAlone", func(c *Config) { c.MasterName = "kurz" }, "masterName needs sentinelAddresses"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := CreateConfig()

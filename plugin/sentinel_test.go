@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -85,32 +84,4 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("ROLE: %v", role.err)
 	}
 	mustHits(t, replica.addr, "tSen001", 2) // the visit before the kill and the one after, on the new master
-}
-
-func TestNewSentinelConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		modify func(*Config)
-		want   string
-	}{
-		{"OK", func(c *Config) {
-			c.SentinelAddresses, c.MasterName, c.RedisAddress = []string{"127.0.0.1:1"}, "kurz", ""
-		}, ""},
-		{"ErrNoMasterName", func(c *Config) { c.SentinelAddresses = []string{"127.0.0.1:1"} }, "masterName must name"},
-		{"ErrBadSentinel", func(c *Config) { c.SentinelAddresses, c.MasterName = []string{"nope"}, "kurz" }, "must be host:port"},
-		{"ErrMasterNameAlone", func(c *Config) { c.MasterName = "kurz" }, "masterName needs sentinelAddresses"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := CreateConfig()
-			cfg.HotCacheTTL = "42s"
-			tc.modify(cfg)
-			_, err := New(context.Background(), &nextHandler{}, cfg, "x")
-			if tc.want == "" && err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Fatalf("New error = %v, want it to mention %q", err, tc.want)
-			}
-		})
-	}
 }
