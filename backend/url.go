@@ -92,8 +92,14 @@ func (p URLPolicy) Normalize(raw string) (string, error) {
 	return "", Errorf(EINVALIDURL, "url is longer than %d bytes once its special characters are escaped", max)
 }
 
-// isOwn reports whether host and port (empty: the scheme's default) are one of Own's.
+// isOwn reports whether a target at scheme, host and port (empty: the
+// scheme's default) reaches this shortener: one of Own's host and port, or
+// any other name of a local host, or the http form of an https Own (which
+// its HTTPS redirect would send straight back).
 func (p URLPolicy) isOwn(scheme, host, port string) bool {
+	if port == "" {
+		port = defaultPort(scheme)
+	}
 	for _, own := range p.Own {
 		u, err := url.Parse(own)
 		if err != nil {
@@ -103,10 +109,10 @@ func (p URLPolicy) isOwn(scheme, host, port string) bool {
 		if ownPort == "" {
 			ownPort = defaultPort(u.Scheme)
 		}
-		if port == "" {
-			port = defaultPort(scheme)
+		if !sameHost(u.Hostname(), host) {
+			continue
 		}
-		if ownPort == port && sameHost(u.Hostname(), host) {
+		if ownPort == port || (strings.EqualFold(u.Scheme, "https") && scheme == "http" && port == "80") {
 			return true
 		}
 	}
@@ -122,15 +128,22 @@ func defaultPort(scheme string) string {
 
 func sameHost(a, b string) bool {
 	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
-	return a == b || isLoopbackName(a) && isLoopbackName(b)
+	return a == b || isLocalName(a) && isLocalName(b)
 }
 
-func isLoopbackName(h string) bool {
-	if h == "localhost" {
+// isLocalName reports whether h names this machine: loopback names and
+// addresses, *.localhost (RFC 6761), and the unspecified addresses, which
+// connect to the local host too.
+func isLocalName(h string) bool {
+	switch h {
+	case "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback":
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	if strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 // HashURL is the dedup key of a normalized URL.

@@ -23,7 +23,7 @@ func TestNormalize(t *testing.T) {
 			{"http://127.0.0.1/a", "http://127.0.0.1/a"},
 			{"https://bücher.example/", "https://xn--bcher-kva.example/"},
 			{"https://example.com/a%20b", "https://example.com/a%20b"},
-			{"http://kurz.example/x", "http://kurz.example/x"},           // another port than the shortener's
+			{"http://kurz.example:8080/x", "http://kurz.example:8080/x"}, // another port than the shortener's
 			{"http://127.0.0.1:9000/page", "http://127.0.0.1:9000/page"}, // a local service beside it
 		} {
 			got, err := p.Normalize(tc.in)
@@ -59,6 +59,7 @@ func TestNormalize(t *testing.T) {
 			"https://kurz.example/aB3dEfG",
 			"https://KURZ.example./x",
 			"https://kurz.example:443/x",
+			"http://kurz.example/x", // the http form of the https public URL: its redirect loops
 			"http://127.0.0.1:8000/aB3dEfG",
 			"http://[::1]:8000/aB3dEfG",
 			"https://evil.example\\@bank.com/",
@@ -74,6 +75,39 @@ func TestNormalize(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Every name that reaches the shortener itself is refused: a link to it would loop.
+func TestNormalizeRefusesOtherNamesOfItself(t *testing.T) {
+	for _, tc := range []struct {
+		name, own string
+		refused   []string
+		accepted  []string
+	}{
+		{"LocalHost", "http://localhost:8000", []string{
+			"http://0.0.0.0:8000/aB3dEfG", "http://[::]:8000/aB3dEfG", "http://kurz.localhost:8000/aB3dEfG",
+			"http://localhost.localdomain:8000/aB3dEfG", "http://ip6-localhost:8000/x", "http://127.1.2.3:8000/x",
+			"http://LOCALHOST.:8000/x", "http://[::1]:8000/x",
+		}, []string{"http://0.0.0.0:9000/x", "http://localhost:8001/x", "https://kurz.example/x"}},
+		{"HTTPFormOfHTTPS", "https://kurz.test", []string{
+			"http://kurz.test/x", "http://kurz.test:80/x", "https://kurz.test/x", "https://KURZ.test:443/x",
+		}, []string{"http://kurz.test:8080/x", "https://kurz.test:8443/x", "http://other.test/x"}},
+		{"PublicHostIsNotLocal", "https://kurz.example", nil, []string{"http://localhost/x", "http://0.0.0.0/x", "https://kurz.localhost/x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := backend.URLPolicy{Own: []string{tc.own}}
+			for _, in := range tc.refused {
+				if _, err := p.Normalize(in); backend.ErrorCode(err) != backend.EINVALIDURL {
+					t.Errorf("Normalize(%q) with %s = %v, want it refused as the shortener itself", in, tc.own, err)
+				}
+			}
+			for _, in := range tc.accepted {
+				if _, err := p.Normalize(in); err != nil {
+					t.Errorf("Normalize(%q) with %s = %v, want it accepted", in, tc.own, err)
+				}
+			}
+		})
+	}
 }
 
 // WHATWG's URL test inputs that a parser must reject are rejected here too.
