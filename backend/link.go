@@ -22,6 +22,7 @@ type Link struct {
 	Redirect    int        // 301, 302, 307 or 308; 0: the configured default
 	Version     int64      // changes with every update; cache fills carry it
 	OwnerKeyID  *int64     // the key it was created with; nil: anonymous
+	Disabled    bool       // switched off by an operator: answers 410
 }
 
 // Invalidation removes a changed or deleted link from the caches: the code's
@@ -37,10 +38,12 @@ type Invalidation struct {
 // Expired reports whether l has expired at now.
 func (l Link) Expired(now time.Time) bool { return l.ExpiresAt != nil && !now.Before(*l.ExpiresAt) }
 
-// Gone is EGONE, saying why, when l no longer redirects at now: expired, or
-// out of visits; nil while it does.
+// Gone is EGONE, saying why, when l no longer redirects at now: disabled,
+// expired, or out of visits; nil while it does.
 func (l Link) Gone(now time.Time) error {
 	switch {
+	case l.Disabled:
+		return Errorf(EGONE, "this link has been disabled")
 	case l.Expired(now):
 		return Errorf(EGONE, "this link has expired")
 	case l.MaxVisits != nil && l.AccessCount >= *l.MaxVisits:
@@ -73,6 +76,7 @@ type LinkPatch struct {
 	SetMaxVisits bool
 	MaxVisits    *int64
 	Redirect     *int
+	Disabled     *bool
 }
 
 // ListQuery selects a page of links, newest first.

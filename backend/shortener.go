@@ -160,7 +160,7 @@ func (s *Shortener) giveBackID(id int64) {
 // when each visit must be checked (a visit limit, or a status of its own),
 // else until it expires, at most a day.
 func (s *Shortener) cacheTTL(l Link) time.Duration {
-	if l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) {
+	if l.Disabled || l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) {
 		return 0
 	}
 	ttl := link.CodeTTL
@@ -215,7 +215,7 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		stale = false
 	}
 	status := s.statusOf(l)
-	if l.Expired(s.now()) {
+	if l.Disabled || l.Expired(s.now()) {
 		return "", 0, l.Gone(s.now())
 	}
 	if l.MaxVisits != nil {

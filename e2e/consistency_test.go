@@ -171,3 +171,23 @@ func TestChangesDuringARedisStallThroughTraefik(t *testing.T) {
 		}
 	})
 }
+
+// A link switched off stops redirecting at the edge within the invalidation bound.
+func TestDisabledLinkAtTheEdge(t *testing.T) {
+	s := MustStack(t)
+	key := MustKey(t, s)
+	code := MustShorten(t, s, "https://example.com/e2e/disabled")
+	MustVisit(t, s, code, 3) // hot at the edge
+	if res, err := tryDoKey("PATCH", s.Traefik.URL()+"/api/links/"+code, key, `{"disabled":true}`); err != nil || res.Status != 200 {
+		t.Fatalf("PATCH = %v %d %s", err, res.Status, res.Raw)
+	}
+	took := waitUntil(t, s, code, func(r response) bool { return r.Status == 410 })
+	if took > invalidationBound {
+		t.Errorf("the disabled link redirected for %s, bound %s", took, invalidationBound)
+	}
+	for i := 0; i < 10; i++ {
+		if got := do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Status; got != 410 {
+			t.Fatalf("a disabled link answered %d at the edge", got)
+		}
+	}
+}

@@ -24,11 +24,12 @@ type linkJSON struct {
 	CreatedAt   *time.Time `json:"created_at,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 	AccessCount *int64     `json:"access_count,omitempty"`
+	Disabled    bool       `json:"disabled,omitempty"`
 }
 
 func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
 	j := linkJSON{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL,
-		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect}
+		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect, Disabled: l.Disabled}
 	if full {
 		j.CreatedAt, j.UpdatedAt, j.AccessCount = &l.CreatedAt, &l.UpdatedAt, &l.AccessCount
 		if j.Redirect == 0 {
@@ -122,7 +123,7 @@ func (s *server) handleGetLink() http.HandlerFunc {
 }
 
 // patchFields are the fields PATCH accepts; null clears expires_at and max_visits.
-var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true}
+var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true, "disabled": true}
 
 func (s *server) handlePatchLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +149,7 @@ func (s *server) handlePatchLink() http.HandlerFunc {
 func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 	var p backend.LinkPatch
 	if len(fields) == 0 {
-		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits or redirect")
+		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits, redirect or disabled")
 	}
 	for name, raw := range fields {
 		if !patchFields[name] {
@@ -180,6 +181,11 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 			if err == nil && p.MaxVisits != nil && *p.MaxVisits == 0 {
 				p.MaxVisits = nil // 0 clears it, as null does: typed clients cannot send null
 			}
+		case "disabled":
+			if isNull {
+				return p, backend.Errorf(backend.EINVALID, `field "disabled" must be true or false`)
+			}
+			err = json.Unmarshal(raw, &p.Disabled)
 		case "redirect":
 			err = json.Unmarshal(raw, &p.Redirect)
 			if isNull {

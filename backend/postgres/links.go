@@ -15,12 +15,12 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled`
 
 func scanLink(row pgx.Row) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
-	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version, &l.OwnerKeyID)
+	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version, &l.OwnerKeyID, &l.Disabled)
 	l.Redirect = int(redirect)
 	return l, err
 }
@@ -56,7 +56,7 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 		var created bool
 		var redirect int16
 		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
-			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &out.OwnerKeyID, &created)
+			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &out.OwnerKeyID, &out.Disabled, &created)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
 			continue
 		}
@@ -97,7 +97,7 @@ func (db *DB) Visit(ctx context.Context, code string) (string, error) {
 	err := db.pool.QueryRow(ctx, `
 		UPDATE url_mappings SET access_count = access_count + 1
 		WHERE short_code = $1 AND (max_visits IS NULL OR access_count < max_visits)
-		  AND (expires_at IS NULL OR expires_at > now())
+		  AND (expires_at IS NULL OR expires_at > now()) AND NOT disabled
 		RETURNING original_url`, code).Scan(&url)
 	if errors.Is(err, pgx.ErrNoRows) {
 		l, ferr := db.FindByCode(ctx, code)
@@ -178,12 +178,15 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 		if p.Redirect != nil {
 			after.Redirect = *p.Redirect
 		}
+		if p.Disabled != nil {
+			after.Disabled = *p.Disabled
+		}
 		after, err = scanLink(tx.QueryRow(ctx, `
 			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
-			       max_visits = $6, redirect_status = nullif($7, 0), updated_at = now(),
+			       max_visits = $6, redirect_status = nullif($7, 0), disabled = $8, updated_at = now(),
 			       version = nextval('url_mappings_version_seq')
 			WHERE short_code = $1 RETURNING `+linkColumns,
-			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect))
+			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled))
 		if err != nil {
 			return err
 		}

@@ -108,3 +108,35 @@ func TestPatchClearsWithZeroValues(t *testing.T) {
 		t.Errorf("max_visits -1 = %d, want 422", res.Status)
 	}
 }
+
+// An operator switches one link off: 410 (a page saying so for browsers),
+// its QR code too, until it is switched on again.
+func TestDisabledLink(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.SharedRedis(t)
+	db := pg.NewDatabase(t)
+	b := MustStartBackend(t, db, rd.URL(), nil)
+	key := MustCreateKey(t, db, "ops")
+	code := MustShorten(t, b.URL, "https://example.com/to-disable")
+	do(t, "GET", b.URL+"/"+code, "", "") // cached in Redis
+	res := doKey(t, "PATCH", b.URL+"/api/links/"+code, key, `{"disabled":true}`)
+	if res.Status != http.StatusOK || res.Body["disabled"] != true {
+		t.Fatalf("PATCH disabled = %d %s", res.Status, res.Raw)
+	}
+	for _, path := range []string{"/" + code, "/" + code + "/qr"} {
+		if got := do(t, "GET", b.URL+path, "", "").Status; got != http.StatusGone {
+			t.Errorf("GET %s of a disabled link = %d, want 410", path, got)
+		}
+	}
+	page := testenv.Do(t, "GET", b.URL+"/"+code, "", "Accept", "text/html")
+	if page.Status != http.StatusGone || !strings.Contains(page.Raw, "disabled") {
+		t.Errorf("browser page = %d, want 410 saying the link was disabled", page.Status)
+	}
+	mustAccessCount(t, db, code, 1) // the visit before; refused ones are not counted
+	if res := doKey(t, "PATCH", b.URL+"/api/links/"+code, key, `{"disabled":null}`); res.Status != http.StatusBadRequest {
+		t.Errorf("disabled null = %d, want 400", res.Status)
+	}
+	doKey(t, "PATCH", b.URL+"/api/links/"+code, key, `{"disabled":false}`)
+	if got := do(t, "GET", b.URL+"/"+code, "", "").Status; got != http.StatusMovedPermanently {
+		t.Errorf("switched on again = %d, want 301", got)
+	}
+}
