@@ -10,6 +10,7 @@ const (
 	EINVALID          = "invalid_request"        // malformed JSON, unknown fields
 	EINVALIDURL       = "invalid_url"            // the URL breaks a rule
 	EINVALIDFIELD     = "invalid_field"          // another field breaks a rule (alias, expiry, …)
+	EBLOCKED          = "blocked_domain"         // the URL's domain is on the blocklist
 	ETOOLARGE         = "payload_too_large"      // body over the limit
 	EUNSUPPORTED      = "unsupported_media_type" // not application/json
 	ENOTFOUND         = "not_found"

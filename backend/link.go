@@ -119,6 +119,9 @@ type LinkStore interface {
 	// DeleteLink removes the link and stores the invalidation of its entries
 	// in the same transaction. With owner set, a link of another owner is ENOTFOUND.
 	DeleteLink(ctx context.Context, code string, owner *int64) (Invalidation, error)
+	// LinksToDomains returns the invalidations of the links whose target's
+	// host is one of domains or below one (an invalidation at each link's version).
+	LinksToDomains(ctx context.Context, domains []string) ([]Invalidation, error)
 	// PendingInvalidations returns the oldest invalidations not yet done.
 	PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error)
 	// DeleteInvalidations forgets invalidations that were done.

@@ -160,7 +160,7 @@ func (s *Shortener) giveBackID(id int64) {
 // when each visit must be checked (a visit limit, or a status of its own),
 // else until it expires, at most a day.
 func (s *Shortener) cacheTTL(l Link) time.Duration {
-	if l.Disabled || l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) {
+	if l.Disabled || l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) || s.policy.blocked(l.URL) != nil {
 		return 0
 	}
 	ttl := link.CodeTTL
@@ -199,6 +199,9 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		url = ""
 	}
 	if url != "" { // only links the edge may serve are cached
+		if err := s.policy.blocked(url); err != nil {
+			return "", 0, err
+		}
 		s.hits.Record(code)
 		return url, s.redirect, nil
 	}
@@ -217,6 +220,9 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	status := s.statusOf(l)
 	if l.Disabled || l.Expired(s.now()) {
 		return "", 0, l.Gone(s.now())
+	}
+	if err := s.policy.blocked(l.URL); err != nil {
+		return "", 0, err
 	}
 	if l.MaxVisits != nil {
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
@@ -258,7 +264,27 @@ func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
 	if err == nil {
 		err = l.Gone(s.now())
 	}
+	if err == nil {
+		err = s.policy.blocked(l.URL)
+	}
 	return l, err
+}
+
+// EnforceBlocklist takes the links to newly blocked domains out of every
+// cache, the edges' included; from then on they answer 410 (Resolve checks
+// the blocklist, and such links are never cached again).
+func (s *Shortener) EnforceBlocklist(ctx context.Context, domains []string) {
+	invs, err := s.store.LinksToDomains(ctx, domains)
+	if err != nil {
+		s.logger.Error("finding the links to newly blocked domains failed; they stay cached until their TTL", "err", err)
+		return
+	}
+	for _, inv := range invs {
+		if err := s.cache.Invalidate(ctx, inv); err != nil {
+			s.logger.Error("taking a blocked link out of the caches failed", "code", inv.Code, "err", err)
+		}
+	}
+	s.logger.Info("links to newly blocked domains taken out of the caches", "domains", len(domains), "links", len(invs))
 }
 
 // List returns a page of the links actor may manage, newest first, and the cursor of the next page.

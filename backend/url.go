@@ -21,6 +21,16 @@ type URLPolicy struct {
 	// Own lists the shortener's own public URLs: links to the same host and port
 	// would loop. localhost, 127.0.0.1 and ::1 count as one host.
 	Own []string
+	// Blocked lists domains no link may point to; nil blocks nothing.
+	Blocked *Blocklist
+}
+
+// blocked is EGONE for a link whose target's domain is on the blocklist, else nil.
+func (p URLPolicy) blocked(target string) error {
+	if p.Blocked != nil && p.Blocked.BlocksURL(target) {
+		return Errorf(EGONE, "links to this domain are blocked here")
+	}
+	return nil
 }
 
 // Normalize validates raw and returns its normalized form: lower-case scheme and
@@ -73,6 +83,9 @@ func (p URLPolicy) Normalize(raw string) (string, error) {
 	}
 	if p.isOwn(scheme, host, port) {
 		return "", Errorf(EINVALIDURL, "url points back at this shortener")
+	}
+	if p.Blocked != nil && p.Blocked.Blocks(host) {
+		return "", Errorf(EBLOCKED, "links to %s are blocked here", host)
 	}
 	u.Scheme = scheme
 	u.Host = host

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -189,5 +191,27 @@ func TestDisabledLinkAtTheEdge(t *testing.T) {
 		if got := do(t, "GET", s.Traefik.URL()+"/"+code, "", "").Status; got != 410 {
 			t.Fatalf("a disabled link answered %d at the edge", got)
 		}
+	}
+}
+
+// A domain added to the blocklist file stops redirecting at the edge too.
+func TestBlockedDomainAtTheEdge(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "blocklist.txt")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := testenv.NewStack(t, map[string]string{"KURZ_BLOCKLIST": file})
+	code := MustShorten(t, s, "https://phish.example/login")
+	MustVisit(t, s, code, 3) // hot at the edge
+	if err := os.WriteFile(file, []byte("phish.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	took := waitUntil(t, s, code, func(r response) bool { return r.Status == 410 })
+	t.Logf("410 at the edge %s after the file changed", took)
+	if took > invalidationBound {
+		t.Errorf("a blocked link redirected for %s, bound %s", took, invalidationBound)
+	}
+	if res := shorten(t, s, "https://www.phish.example/other"); res.Status != 422 || errorCode(res) != "blocked_domain" {
+		t.Errorf("create on a blocked domain = %d %s", res.Status, res.Raw)
 	}
 }

@@ -16,6 +16,7 @@ var statusOf = map[string]int{
 	backend.EINVALID:          http.StatusBadRequest,
 	backend.EINVALIDURL:       http.StatusUnprocessableEntity,
 	backend.EINVALIDFIELD:     http.StatusUnprocessableEntity,
+	backend.EBLOCKED:          http.StatusUnprocessableEntity,
 	backend.ETOOLARGE:         http.StatusRequestEntityTooLarge,
 	backend.EUNSUPPORTED:      http.StatusUnsupportedMediaType,
 	backend.ENOTFOUND:         http.StatusNotFound,

@@ -222,6 +222,23 @@ func insertInvalidation(ctx context.Context, tx pgx.Tx, l backend.Link, version 
 	return inv, err
 }
 
+func (db *DB) LinksToDomains(ctx context.Context, domains []string) ([]backend.Invalidation, error) {
+	ctx, done := db.begin(ctx, "links_to_domains")
+	rows, _ := db.pool.Query(ctx, `
+		WITH h AS (
+			SELECT short_code, version, lower(substring(original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) AS host
+			FROM url_mappings
+		)
+		SELECT DISTINCT short_code, version FROM h, unnest($1::text[]) AS d(domain)
+		WHERE h.host = d.domain OR h.host LIKE '%.' || d.domain`, domains)
+	invs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Invalidation, error) {
+		var inv backend.Invalidation
+		err := r.Scan(&inv.Code, &inv.Version)
+		return inv, err
+	})
+	return invs, done(err)
+}
+
 func (db *DB) PendingInvalidations(ctx context.Context, limit int) ([]backend.Invalidation, error) {
 	ctx, done := db.begin(ctx, "pending_invalidations")
 	rows, _ := db.pool.Query(ctx, `SELECT id, code, url_hash, version FROM cache_invalidations ORDER BY id LIMIT $1`, limit)

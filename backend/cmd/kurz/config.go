@@ -36,6 +36,7 @@ type config struct {
 	LogLevel      string
 	RequireAPIKey bool     // POST /api/shorten needs a key too
 	CORSOrigins   []string // origins whose pages may call the API from a browser
+	Blocklist     string   // a file of blocked domains, read again when it changes
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -60,6 +61,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
 		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
 		CORSOrigins:   e.list("KURZ_CORS_ORIGINS"),
+		Blocklist:     e.str("KURZ_BLOCKLIST", ""),
 		Sentinel: redis.Sentinel{
 			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
 			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),

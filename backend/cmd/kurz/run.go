@@ -78,7 +78,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Name: "kurz_hits_folded_total", Help: "Visits this replica added to Postgres from the pending counts.",
 	}, func() float64 { return float64(folder.Folded()) }))
 	inval := backend.NewInvalidator(db, cache, 200*time.Millisecond, cfg.RedisTimeout, logger)
-	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}}
+	blocklist, err := backend.NewBlocklist(cfg.Blocklist, logger)
+	if err != nil {
+		return fmt.Errorf("KURZ_BLOCKLIST must name a readable file of blocked domains (one a line, or hosts format): %w", err)
+	}
+	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}, Blocked: blocklist}
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
@@ -93,7 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Background work outlives the servers: the last push of counts happens after they stop.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run} {
+	enforceBlocklist := func(ctx context.Context) {
+		blocklist.Watch(ctx, 250*time.Millisecond, func(added []string) { links.EnforceBlocklist(ctx, added) })
+	}
+	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist} {
 		wg.Add(1)
 		go func() { defer wg.Done(); work(bgCtx) }()
 	}
