@@ -122,6 +122,10 @@ type LinkStore interface {
 	// LinksToDomains returns the invalidations of the links whose target's
 	// host is one of domains or below one (an invalidation at each link's version).
 	LinksToDomains(ctx context.Context, domains []string) ([]Invalidation, error)
+	// CreateReport stores a report.
+	CreateReport(ctx context.Context, r Report) (Report, error)
+	// ListReports returns the newest reports, of owner's links only unless owner is nil.
+	ListReports(ctx context.Context, owner *int64, limit int) ([]Report, error)
 	// PendingInvalidations returns the oldest invalidations not yet done.
 	PendingInvalidations(ctx context.Context, limit int) ([]Invalidation, error)
 	// DeleteInvalidations forgets invalidations that were done.

@@ -138,11 +138,12 @@ func (s *server) handleQR() http.HandlerFunc {
 
 // notFound answers a browser with a page and anyone else with JSON.
 func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
-	switch code := backend.ErrorCode(err); {
-	case code == backend.ENOTFOUND && wantsHTML(r):
-		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist"})
-	case code == backend.EGONE && wantsHTML(r):
-		s.renderPage(w, http.StatusGone, pageData{NotFound: sentence(backend.ErrorMessage(err))})
+	code := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")
+	switch errCode := backend.ErrorCode(err); {
+	case errCode == backend.ENOTFOUND && wantsHTML(r):
+		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist", GoneCode: code})
+	case errCode == backend.EGONE && wantsHTML(r):
+		s.renderPage(w, http.StatusGone, pageData{NotFound: sentence(backend.ErrorMessage(err)), GoneCode: code})
 	default:
 		s.error(w, r, err)
 	}

@@ -35,7 +35,13 @@ func (acceptingLinks) List(context.Context, backend.Actor, backend.ListQuery) ([
 func (acceptingLinks) Update(_ context.Context, _ backend.Actor, code string, _ backend.LinkPatch) (backend.Link, error) {
 	return backend.Link{Code: code}, nil
 }
-func (acceptingLinks) Suggest(string) string                               { return "" }
+func (acceptingLinks) Suggest(string) string { return "" }
+func (acceptingLinks) Report(_ context.Context, code, _ string) (backend.Report, error) {
+	return backend.Report{Code: code}, nil
+}
+func (acceptingLinks) Reports(context.Context, backend.Actor, int) ([]backend.Report, error) {
+	return nil, nil
+}
 func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
 func (acceptingLinks) Health(context.Context) error                        { return nil }
 func (acceptingLinks) Ready(context.Context) error                         { return nil }

@@ -17,6 +17,8 @@ type Links interface {
 	Resolve(ctx context.Context, code string) (string, int, error) // target and status; counts the visit
 	Lookup(ctx context.Context, code string) (backend.Link, error) // a live link, not counted
 	Suggest(raw string) string                                     // the https form of a URL typed without a scheme, or ""
+	Report(ctx context.Context, code, reason string) (backend.Report, error)
+	Reports(ctx context.Context, actor backend.Actor, limit int) ([]backend.Report, error)
 	Get(ctx context.Context, actor backend.Actor, code string) (backend.Link, error)
 	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
 	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)

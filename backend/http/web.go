@@ -25,6 +25,10 @@ type pageData struct {
 	URL        string
 	Error      string
 	Suggestion string // what the URL probably meant, offered with the error
+	Report     bool   // the report page: ReportCode prefilled, ReportSent after a report
+	ReportCode string
+	ReportSent bool
+	GoneCode   string // on a 404 or 410 page: the code, to report it
 	Result     *linkJSON
 	NotFound   string // set for the 404/410 page
 }
