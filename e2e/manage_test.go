@@ -60,6 +60,7 @@ func TestManagementPage(t *testing.T) {
 		); err != nil {
 			t.Fatal(err)
 		}
+		waitText("#who", "admin key")
 		waitText("#create-status", "Created")
 		waitText(row, "https://example.com/managed/first")
 		waitText(row, "at most 5 visits")

@@ -81,6 +81,17 @@ func actorOf(r *http.Request) backend.Actor {
 	return a
 }
 
+// handleKey tells a key holder what the key may do.
+func (s *server) handleKey() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a := actorOf(r)
+		s.respond(w, http.StatusOK, struct {
+			ID   int64        `json:"id"`
+			Role backend.Role `json:"role"`
+		}{a.KeyID, a.Role})
+	}
+}
+
 type listResponse struct {
 	Links      []linkJSON `json:"links"`
 	NextCursor string     `json:"next_cursor,omitempty"`

@@ -19,6 +19,7 @@ func (s *server) routes() *httprouter.Router {
 		shorten = s.requireKey(s.handleShorten())
 	}
 	r.Handler(http.MethodPost, "/api/shorten", s.instrument("shorten", shorten))
+	r.Handler(http.MethodGet, "/api/key", s.instrument("key", s.requireKey(s.handleKey())))
 	r.Handler(http.MethodGet, "/api/links", s.instrument("links", s.requireKey(s.handleListLinks())))
 	r.Handler(http.MethodGet, "/api/links/:code", s.instrument("link", s.requireKey(s.handleGetLink())))
 	r.Handler(http.MethodPatch, "/api/links/:code", s.instrument("link", s.requireKey(s.handlePatchLink())))

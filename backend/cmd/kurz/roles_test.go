@@ -112,6 +112,13 @@ func TestKeyRolesAndOwnership(t *testing.T) {
 			t.Errorf("%d links left, want 1 (the anonymous one)", got)
 		}
 	})
+	t.Run("KeySaysItsRole", func(t *testing.T) {
+		for who, want := range map[string]string{"author1": "author", "admin": "admin"} {
+			if res := doKey(t, "GET", a.URL+"/api/key", keys[who], ""); res.Status != http.StatusOK || res.Body["role"] != want {
+				t.Errorf("GET /api/key as %s = %d %s", who, res.Status, res.Raw)
+			}
+		}
+	})
 	t.Run("ErrWrongKeyOnOpenCreation", func(t *testing.T) {
 		if res := shortenWithKey(t, a.URL, "kurz_not-a-key", "https://example.com/roles/wrong-key"); res.Status != http.StatusUnauthorized {
 			t.Errorf("create with a wrong key = %d, want 401", res.Status)

@@ -49,7 +49,7 @@
   // Signing in checks the key against the API before keeping it.
   async function signIn(candidate) {
     sessionStorage.setItem(storeKey, candidate);
-    const res = await api('GET', '/api/links?limit=1');
+    const res = await api('GET', '/api/key');
     if (res.status !== 200) {
       sessionStorage.removeItem(storeKey);
       $('signin-error').textContent = res.status === 401 ? 'That key is not valid, or it was revoked.' : res.message;
@@ -60,6 +60,9 @@
     $('signin-error').textContent = '';
     $('key').removeAttribute('aria-invalid');
     $('key').value = '';
+    $('who').textContent = res.body.role === 'admin'
+      ? 'Signed in with an admin key: every link.'
+      : 'Signed in with an author key: the links created with it.';
     $('signin').hidden = true;
     $('app').hidden = false;
     cursors = [''];
