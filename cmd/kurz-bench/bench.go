@@ -16,6 +16,7 @@ type bench struct {
 	settings
 	stack    *stack.Stack
 	ceiling  *stack.Traefik
+	bare     *stack.Traefik  // the ceiling without metrics: what a redirect costs Traefik at least
 	replica  *stack.Redis    // of the stack's Redis, for the failover
 	sentinel *stack.Sentinel // watching the stack's Redis as "kurz"
 	state    string
@@ -31,7 +32,7 @@ func startBench(set settings) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 14)
+	ports := make([]int, 16)
 	for i := range ports {
 		if ports[i], err = stack.FreePort(); err != nil {
 			return nil, err
@@ -63,6 +64,15 @@ func startBench(set settings) (*bench, error) {
 		b.stop()
 		return nil, fmt.Errorf("starting the ceiling Traefik: %w", err)
 	}
+	b.bare = &stack.Traefik{
+		Bin: filepath.Join(set.root, "bin", "traefik"), Root: set.root, Dir: filepath.Join(state, "traefik-bare"),
+		HTTPPort: ports[14], APIPort: ports[15], NoPlugin: true, Bare: true,
+		Files: []string{filepath.Join(set.root, "traefik", "bench", "ceiling.yml")},
+	}
+	if err := b.bare.Start(); err != nil {
+		b.stop()
+		return nil, fmt.Errorf("starting the bare ceiling Traefik: %w", err)
+	}
 	b.replica = &stack.Redis{Port: ports[13], Dir: filepath.Join(state, "redis-replica"), ReplicaOf: b.stack.Redis}
 	b.sentinel = &stack.Sentinel{Port: ports[12], Dir: filepath.Join(state, "sentinel"), Master: b.stack.Redis, MasterName: "kurz", Quorum: 1}
 	for _, start := range []func() error{func() error { return os.MkdirAll(b.replica.Dir, 0o755) }, b.replica.Start, b.sentinel.Start} {
@@ -78,6 +88,9 @@ func startBench(set settings) (*bench, error) {
 func (b *bench) stop() {
 	if b.ceiling != nil {
 		b.ceiling.Stop()
+	}
+	if b.bare != nil {
+		b.bare.Stop()
 	}
 	if b.sentinel != nil {
 		b.sentinel.Stop()

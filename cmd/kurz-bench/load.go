@@ -117,6 +117,21 @@ func (b *bench) uniformPaths() []string {
 	return paths
 }
 
+// stormPaths is n random code-shaped paths: a scan for codes, almost all unknown.
+func (b *bench) stormPaths(n int) []string {
+	r := rand.New(rand.NewPCG(3, 3))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	paths := make([]string, n)
+	for i := range paths {
+		code := make([]byte, 7)
+		for j := range code {
+			code[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		paths[i] = "/" + string(code)
+	}
+	return paths
+}
+
 // zipfPaths draws n requests Zipf-distributed (s = 1.1) over the seeded codes,
 // unknownPercent of them for codes that do not exist.
 func (b *bench) zipfPaths(n, unknownPercent int) []string {

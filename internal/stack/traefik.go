@@ -24,6 +24,7 @@ type Traefik struct {
 	Files       []string // dynamic configuration files; kurz's own when empty
 	ExtraFiles  []string // added to those (the benchmarks' routes)
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
+	Bare        bool     // no metrics either (the benchmarks' bare ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
 	// AccessLogMode is "" (no access log), "errors" (errors and slow requests) or "all".
 	AccessLogMode string
@@ -104,7 +105,7 @@ func (t *Traefik) layout() error {
 	}
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
-		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
+		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Bare": t.Bare, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
 	})
 }
 
