@@ -81,9 +81,7 @@ func (h *HitCounter) Push(ctx context.Context) error {
 		if err := h.cache.PushHits(ctx, b.id, b.hits); err != nil {
 			return err
 		}
-		h.mu.Lock()
-		h.unacked = nil
-		h.mu.Unlock()
+		h.acknowledge(b)
 	}
 }
 
@@ -129,10 +127,17 @@ func (h *HitCounter) shutdown() {
 			h.logger.Error("visits lost at shutdown: redis and postgres unavailable", "redis_err", err, "postgres_err", perr, "visits", h.Pending())
 			return
 		}
-		h.mu.Lock()
-		h.unacked = nil
-		h.mu.Unlock()
+		h.acknowledge(b)
 	}
+}
+
+// acknowledge forgets b once it is stored; a concurrent pusher may have moved on already.
+func (h *HitCounter) acknowledge(b *hitBatch) {
+	h.mu.Lock()
+	if h.unacked == b {
+		h.unacked = nil
+	}
+	h.mu.Unlock()
 }
 
 // HitFolder adds the pending hash to Postgres: one backend at a time holds

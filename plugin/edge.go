@@ -281,7 +281,9 @@ func (e *edge) flush() {
 			e.mu.Unlock()
 			return
 		}
-		e.unacked = nil
+		if e.unacked == b { // the drain and the loop may both flush: each acknowledges only its own batch
+			e.unacked = nil
+		}
 		if calls[0].n > 0 {
 			e.stats.replacedFields += calls[0].n
 			logger.Printf("replaced %d malformed fields of %s", calls[0].n, link.HitsKey)

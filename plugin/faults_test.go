@@ -261,3 +261,64 @@ func TestParseReplyLimits(t *testing.T) {
 		})
 	}
 }
+
+// Two flushers at once (the drain and the loop, after SIGTERM) while hits keep
+// coming and Redis stalls past the deadline now and then: every hit is added
+// exactly once.
+func TestConcurrentFlushesCountOnce(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tCon001", "https://example.com/concurrent")
+	cfg := testConfig(r.addr, "37s")
+	cfg.FlushInterval = "1h" // only the flushers below
+	h, _ := mustNewConnected(t, cfg)
+	e := h.(*Kurz).edge
+	const served = 600
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for f := 0; f < 2; f++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				e.collect()
+				e.flush()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // Redis stalls past the read deadline now and then: flushes fail and are retried
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(120 * time.Millisecond):
+			}
+			tryDo(r.addr, "CLIENT", "PAUSE", "150", "ALL")
+		}
+	}()
+	for i := 0; i < served; i++ {
+		mustServe(t, h, "tCon001", 1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for { // flush what is left, past the breaker's cooldown
+		e.collect()
+		e.flush()
+		e.mu.Lock()
+		left := e.unacked != nil || len(e.pending) > 0
+		e.mu.Unlock()
+		if !left || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustHits(t, r.addr, "tCon001", served)
+}
