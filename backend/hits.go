@@ -63,10 +63,9 @@ func (h *HitCounter) Pending() int64 {
 
 // Run pushes every interval until ctx ends, then pushes what is left.
 func (h *HitCounter) Run(ctx context.Context) {
+	failures := retryLog{logger: h.logger, what: "pushing counts to redis"}
 	every(ctx, h.interval, func() {
-		if err := h.Push(ctx); err != nil {
-			h.logger.Warn("pushing counts to redis failed, will retry", "err", err, "pending", h.Pending())
-		}
+		failures.record(h.Push(ctx), "pending", h.Pending())
 	})
 	h.shutdown()
 }
@@ -170,9 +169,10 @@ func (f *HitFolder) Folded() int64 {
 // Run folds every interval until ctx ends.
 func (f *HitFolder) Run(ctx context.Context) {
 	lastPrune := time.Now()
+	failures := retryLog{logger: f.logger, what: "folding counts into postgres"}
 	every(ctx, f.interval, func() {
-		if err := f.Fold(ctx); err != nil && ctx.Err() == nil {
-			f.logger.Warn("folding counts into postgres failed, will retry", "err", err)
+		if err := f.Fold(ctx); ctx.Err() == nil {
+			failures.record(err)
 		}
 		if time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
@@ -181,6 +181,25 @@ func (f *HitFolder) Run(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// retryLog logs the first failure of background work retried every
+// interval, and its recovery, not every retry.
+type retryLog struct {
+	logger  *slog.Logger
+	what    string
+	failing bool
+}
+
+func (r *retryLog) record(err error, attrs ...any) {
+	switch {
+	case err != nil && !r.failing:
+		r.failing = true
+		r.logger.Warn(r.what+" failed; retrying every interval", append([]any{"err", err}, attrs...)...)
+	case err == nil && r.failing:
+		r.failing = false
+		r.logger.Info(r.what + " works again")
+	}
 }
 
 // every calls f every interval until ctx ends.

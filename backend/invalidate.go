@@ -41,9 +41,10 @@ func (v *Invalidator) Apply(ctx context.Context, inv Invalidation) error {
 
 // Run applies stored invalidations every interval until ctx ends.
 func (v *Invalidator) Run(ctx context.Context) {
+	failures := retryLog{logger: v.logger, what: "applying stored cache invalidations"}
 	every(ctx, v.interval, func() {
-		if err := v.applyPending(ctx); err != nil && ctx.Err() == nil {
-			v.logger.Debug("pending invalidations not applied yet", "err", err)
+		if err := v.applyPending(ctx); ctx.Err() == nil {
+			failures.record(err)
 		}
 	})
 }
