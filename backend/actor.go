@@ -28,6 +28,10 @@ type Actor struct {
 // Anonymous is a request without a key.
 var Anonymous = Actor{}
 
+// system is kurz itself reading a link for a public purpose (a QR code, a
+// report): it sees every link, like an admin, and changes none.
+var system = Actor{Role: RoleAdmin}
+
 // CanManage reports whether a may see and change l: admins every link,
 // authors the links created with their key; anonymous links only admins.
 func (a Actor) CanManage(l Link) bool {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // Every visit reaches Postgres exactly once, in two steps that each survive
@@ -17,8 +19,8 @@ import (
 // into a batch and adds it to Postgres in chunks that Postgres adds once per
 // chunk id, then deletes it. Nothing is deleted before it is committed.
 
-// HitBatchSize bounds the codes of one push and of one Postgres chunk.
-const HitBatchSize = 5000
+// HitChunkSize bounds the codes of one Postgres chunk of a folded batch.
+const HitChunkSize = 5000
 
 // HitCounter counts visits in memory and pushes them to Redis every interval.
 type HitCounter struct {
@@ -98,7 +100,7 @@ func (h *HitCounter) nextBatch() *hitBatch {
 	for code, n := range h.pending {
 		b.hits[code] = n
 		delete(h.pending, code)
-		if len(b.hits) == HitBatchSize {
+		if len(b.hits) == link.MaxHitsPerPush {
 			break
 		}
 	}
@@ -260,9 +262,9 @@ func (f *HitFolder) foldBatch(ctx context.Context, batch string) error {
 		}
 	}
 	codes := SortedCodes(hits)
-	for start, chunk := 0, 0; start < len(codes); start, chunk = start+HitBatchSize, chunk+1 {
+	for start, chunk := 0, 0; start < len(codes); start, chunk = start+HitChunkSize, chunk+1 {
 		part := map[string]int64{}
-		for _, code := range codes[start:min(start+HitBatchSize, len(codes))] {
+		for _, code := range codes[start:min(start+HitChunkSize, len(codes))] {
 			part[code] = hits[code]
 		}
 		applied, err := f.store.AddHits(ctx, batch+"/"+strconv.Itoa(chunk), part)

@@ -28,7 +28,7 @@ func (s *Shortener) Report(ctx context.Context, code, reason string) (Report, er
 	case len(reason) > MaxReportReason || !utf8.ValidString(reason) || strings.ContainsRune(reason, 0):
 		return Report{}, Errorf(EINVALIDFIELD, "reason must be text of at most %d bytes", MaxReportReason)
 	}
-	l, err := s.Get(ctx, Actor{Role: RoleAdmin}, code) // any link, gone ones too
+	l, err := s.Get(ctx, system, code) // any link, gone ones too
 	if err != nil {
 		return Report{}, err
 	}

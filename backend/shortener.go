@@ -257,10 +257,7 @@ func (s *Shortener) Get(ctx context.Context, actor Actor, code string) (Link, er
 
 // Lookup checks that code names a live link, without counting a visit.
 func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
-	if !link.IsAlias(code) {
-		return Link{}, Errorf(ENOTFOUND, "no link has this code")
-	}
-	l, _, err := s.store.ReadLink(ctx, code)
+	l, err := s.Get(ctx, system, code)
 	if err == nil {
 		err = l.Gone(s.now())
 	}

@@ -81,6 +81,8 @@ const (
 	MaxTargetBytes = 8 << 10
 	// MaxHitsPerField bounds one pending count; a larger one is malformed.
 	MaxHitsPerField = 1 << 40
+	// MaxHitsPerPush bounds the codes of one AddHitsScript call, edge's and backend's alike.
+	MaxHitsPerPush = 2000
 )
 
 // AddHitsScript adds a batch of visit counts to the hits hash once, however

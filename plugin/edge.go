@@ -18,8 +18,6 @@ import (
 const (
 	// maxPendingCodes bounds the hits kept while Redis is down; beyond it they are dropped and logged.
 	maxPendingCodes = 100000
-	// maxBatchCodes is how many codes one flush command carries.
-	maxBatchCodes = 2000
 	// drainTick is how often a draining edge flushes until the process ends.
 	drainTick = 20 * time.Millisecond
 )
@@ -308,7 +306,7 @@ func (e *edge) nextBatch() *hitBatch {
 		b.codes = append(b.codes, code)
 		b.counts = append(b.counts, n)
 		delete(e.pending, code)
-		if len(b.codes) == maxBatchCodes {
+		if len(b.codes) == link.MaxHitsPerPush {
 			break
 		}
 	}

@@ -262,6 +262,18 @@ func TestParseReplyLimits(t *testing.T) {
 	}
 }
 
+// untilDone calls work again and again until done is closed.
+func untilDone(done chan struct{}, work func()) {
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		work()
+	}
+}
+
 // Two flushers at once (the drain and the loop, after SIGTERM) while hits keep
 // coming and Redis stalls past the deadline now and then: every hit is added
 // exactly once.
@@ -275,33 +287,15 @@ func TestConcurrentFlushesCountOnce(t *testing.T) {
 	const served = 600
 	var wg sync.WaitGroup
 	done := make(chan struct{})
-	for f := 0; f < 2; f++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				e.collect()
-				e.flush()
-			}
-		}()
+	flushing := func() { e.collect(); e.flush() }
+	stalling := func() { // Redis stalls past the read deadline now and then: flushes fail and are retried
+		time.Sleep(120 * time.Millisecond)
+		tryDo(r.addr, "CLIENT", "PAUSE", "150", "ALL")
 	}
-	wg.Add(1)
-	go func() { // Redis stalls past the read deadline now and then: flushes fail and are retried
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(120 * time.Millisecond):
-			}
-			tryDo(r.addr, "CLIENT", "PAUSE", "150", "ALL")
-		}
-	}()
+	for _, work := range []func(){flushing, flushing, stalling} {
+		wg.Add(1)
+		go func(work func()) { defer wg.Done(); untilDone(done, work) }(work) // an argument: Yaegi's loop variables are shared
+	}
 	for i := 0; i < served; i++ {
 		mustServe(t, h, "tCon001", 1)
 		time.Sleep(2 * time.Millisecond)
