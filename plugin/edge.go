@@ -49,6 +49,7 @@ type hitBatch struct {
 // edgeStats count the rare events, for tests and logs; hits are not counted here.
 type edgeStats struct {
 	badValues, flushes, flushErrors, droppedHits, replacedFields int64
+	subscriptions                                                int64 // invalidation subscriptions made, the first included
 }
 
 var (

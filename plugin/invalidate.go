@@ -61,6 +61,9 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 	}
 	conn.SetReadDeadline(time.Time{})
 	e.hot.clear() // whatever changed while unsubscribed
+	e.mu.Lock()
+	e.stats.subscriptions++
+	e.mu.Unlock()
 	for {
 		msg, err := readArray(r)
 		if err != nil {
