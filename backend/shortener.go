@@ -18,7 +18,7 @@ import (
 type Shortener struct {
 	store    LinkStore
 	cache    LinkCache
-	codec    *Codec
+	codec    *link.Codec
 	policy   URLPolicy
 	hits     *HitCounter
 	inval    *Invalidator
@@ -33,7 +33,7 @@ type Shortener struct {
 // IDBlock is how many sequence ids one round trip reserves.
 const IDBlock = 16
 
-func NewShortener(store LinkStore, cache LinkCache, codec *Codec, policy URLPolicy, hits *HitCounter, inval *Invalidator, defaultRedirect int, logger *slog.Logger) *Shortener {
+func NewShortener(store LinkStore, cache LinkCache, codec *link.Codec, policy URLPolicy, hits *HitCounter, inval *Invalidator, defaultRedirect int, logger *slog.Logger) *Shortener {
 	return &Shortener{store: store, cache: cache, codec: codec, policy: policy, hits: hits, inval: inval,
 		redirect: defaultRedirect, logger: logger, now: time.Now}
 }
@@ -115,7 +115,7 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 		l.ID, l.Code = id, alias
 		if alias == "" {
 			if l.Code, err = s.codec.Encode(id); err != nil {
-				return Link{}, false, err
+				return Link{}, false, Wrap(EINTERNAL, err, "internal error")
 			}
 		}
 		stored, created, err := s.store.CreateLink(ctx, l)

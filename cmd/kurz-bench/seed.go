@@ -15,7 +15,7 @@ import (
 // seedLinks creates n links the way the backend would (sequence id → code) in
 // one COPY, and caches them in Redis as a create does.
 func seedLinks(ctx context.Context, s *stack.Stack, n int) ([]string, error) {
-	codec, err := backend.NewCodec(s.Secret)
+	codec, err := link.NewCodec(s.Secret)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	kurzhttp "github.com/kurzlink/kurz/backend/http"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/backend/redis"
+	"github.com/kurzlink/kurz/link"
 )
 
 // run wires the backend and serves until ctx ends, then shuts down gracefully.
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer cache.Close()
 
-	codec, err := backend.NewCodec(cfg.CodeSecret)
+	codec, err := link.NewCodec(cfg.CodeSecret)
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,15 @@
-package backend_test
+package link_test
 
 import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/link"
 )
 
-func MustCodec(tb testing.TB, secret string) *backend.Codec {
+func MustCodec(tb testing.TB, secret string) *link.Codec {
 	tb.Helper()
-	c, err := backend.NewCodec(secret)
+	c, err := link.NewCodec(secret)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,7 +41,7 @@ func TestCodecEncode(t *testing.T) {
 		}
 	})
 	t.Run("ErrEmptySecret", func(t *testing.T) {
-		if _, err := backend.NewCodec(""); err == nil {
+		if _, err := link.NewCodec(""); err == nil {
 			t.Error("NewCodec(\"\") succeeded")
 		}
 	})
@@ -101,4 +100,35 @@ func BenchmarkCodecEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Codes are a contract: links made before any change must keep their codes,
+// and the edge must decode exactly what the backend encoded.
+func TestCodecIsStable(t *testing.T) {
+	c := MustCodec(t, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	for _, tc := range []struct {
+		id   int64
+		code string
+	}{{1, "s4UzX7M"}, {2, "FGOGvUm"}, {1000, "F2UHSQr"}, {1<<42 - 1, "iF1a0dW"}} {
+		got, err := c.Encode(tc.id)
+		if err != nil || got != tc.code {
+			t.Errorf("Encode(%d) = %q, %v; want %q", tc.id, got, err, tc.code)
+		}
+		if id, ok := c.Decode(tc.code); !ok || id != tc.id {
+			t.Errorf("Decode(%q) = %d, %v; want %d", tc.code, id, ok, tc.id)
+		}
+	}
+	t.Run("ErrNotACode", func(t *testing.T) {
+		for _, s := range []string{"", "abc", "abcdefgh", "abc.efg", "abcdef\xff"} {
+			if _, ok := c.Decode(s); ok {
+				t.Errorf("Decode(%q) ok", s)
+			}
+		}
+	})
+	t.Run("Fingerprint", func(t *testing.T) {
+		other := MustCodec(t, "another secret")
+		if c.Fingerprint() == other.Fingerprint() || len(c.Fingerprint()) != 16 {
+			t.Errorf("fingerprints %q and %q", c.Fingerprint(), other.Fingerprint())
+		}
+	})
 }

@@ -1,15 +1,15 @@
-package backend
+package link
 
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
-
-	"github.com/kurzlink/kurz/link"
+	"fmt"
 )
 
 const (
-	codeBits  = 6 * link.CodeLength // 42
+	codeBits  = 6 * CodeLength // 42
 	halfBits  = codeBits / 2
 	halfMask  = 1<<halfBits - 1
 	maxID     = 1<<codeBits - 1
@@ -18,9 +18,11 @@ const (
 
 // Codec turns sequence ids into short codes through a keyed Feistel network on
 // the 42-bit code space: a bijection, so codes are unique by construction, yet
-// consecutive ids give unrelated codes.
+// consecutive ids give unrelated codes. The edge decodes with it to answer
+// codes that cannot exist, so both sides share this one implementation.
 type Codec struct {
-	keys [numRounds]uint64
+	keys        [numRounds]uint64
+	fingerprint string
 }
 
 // NewCodec derives the round keys from secret.
@@ -30,33 +32,45 @@ func NewCodec(secret string) (*Codec, error) {
 	}
 	sum := sha256.Sum256([]byte("kurz-code-v1\x00" + secret))
 	var c Codec
-	for i := range c.keys {
+	for i := 0; i < numRounds; i++ {
 		c.keys[i] = binary.LittleEndian.Uint64(sum[(i%4)*8:]) ^ uint64(i)*0x9e3779b97f4a7c15
 	}
+	check := sha256.Sum256([]byte("kurz-code-fingerprint-v1\x00" + secret))
+	c.fingerprint = hex.EncodeToString(check[:8])
 	return &c, nil
 }
+
+// Fingerprint names the secret without revealing it: sides that print the
+// same fingerprint make and read the same codes.
+func (c *Codec) Fingerprint() string { return c.fingerprint }
 
 // Permute maps x in [0, 2^42) to a unique value in the same range.
 func (c *Codec) Permute(x uint64) uint64 {
 	l, r := x>>halfBits&halfMask, x&halfMask
 	for i := 0; i < numRounds; i++ {
-		l, r = r, l^c.round(i, r)
+		l, r = r, l^round(c.keys[i], r)
 	}
 	return l<<halfBits | r
 }
 
-// Unpermute is the inverse of Permute.
+// Unpermute is the inverse of Permute. The edge calls it for every code it
+// does not hold, so the round is written out: under Yaegi a call costs more
+// than the arithmetic. Keep it alike to round.
 func (c *Codec) Unpermute(y uint64) uint64 {
 	l, r := y>>halfBits&halfMask, y&halfMask
 	for i := numRounds - 1; i >= 0; i-- {
-		l, r = r^c.round(i, l), l
+		z := l ^ c.keys[i]
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		l, r = r^(z^z>>31)&halfMask, l
 	}
 	return l<<halfBits | r
 }
 
-// round is a keyed 64-bit mix (splitmix64 finalizer) truncated to 21 bits.
-func (c *Codec) round(i int, r uint64) uint64 {
-	z := r ^ c.keys[i]
+// round is a keyed 64-bit mix (splitmix64 finalizer) truncated to 21 bits;
+// Unpermute holds a copy.
+func round(key, r uint64) uint64 {
+	z := r ^ key
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	return (z ^ z>>31) & halfMask
@@ -65,12 +79,12 @@ func (c *Codec) round(i int, r uint64) uint64 {
 // Encode returns the code of sequence id (1 ≤ id < 2^42).
 func (c *Codec) Encode(id int64) (string, error) {
 	if id <= 0 || id > maxID {
-		return "", Errorf(EINTERNAL, "id %d outside the code space", id)
+		return "", fmt.Errorf("id %d outside the code space", id)
 	}
 	v := c.Permute(uint64(id))
-	var b [link.CodeLength]byte
-	for i := link.CodeLength - 1; i >= 0; i-- {
-		b[i] = link.Alphabet[v&63]
+	var b [CodeLength]byte
+	for i := CodeLength - 1; i >= 0; i-- {
+		b[i] = Alphabet[v&63]
 		v >>= 6
 	}
 	return string(b[:]), nil
@@ -78,27 +92,27 @@ func (c *Codec) Encode(id int64) (string, error) {
 
 // Decode returns the sequence id of code; ok is false when code has no id.
 func (c *Codec) Decode(code string) (id int64, ok bool) {
-	if !link.IsCode(code) {
+	if len(code) != CodeLength {
 		return 0, false
 	}
 	var v uint64
 	for i := 0; i < len(code); i++ {
-		v = v<<6 | uint64(alphabetIndex(code[i]))
+		d := alphabetIndex[code[i]]
+		if d < 0 {
+			return 0, false
+		}
+		v = v<<6 | uint64(d)
 	}
 	return int64(c.Unpermute(v)), true
 }
 
-func alphabetIndex(ch byte) int {
-	switch {
-	case ch >= 'A' && ch <= 'Z':
-		return int(ch - 'A')
-	case ch >= 'a' && ch <= 'z':
-		return int(ch-'a') + 26
-	case ch >= '0' && ch <= '9':
-		return int(ch-'0') + 52
-	case ch == '-':
-		return 62
-	default:
-		return 63
+// alphabetIndex[b] is b's place in Alphabet, -1 for other bytes: a table, cheap under Yaegi.
+var alphabetIndex = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-}
+	for i := 0; i < len(Alphabet); i++ {
+		t[Alphabet[i]] = int8(i)
+	}
+	return t
+}()
