@@ -188,7 +188,7 @@ func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) bool {
 // Resolve returns the target and redirect status of code and counts the visit.
 func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, error) {
 	if !link.IsAlias(code) {
-		return "", 0, Errorf(ENOTFOUND, "no link has this code")
+		return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	url, err := s.cache.URL(ctx, code)
 	if err != nil {
@@ -246,11 +246,11 @@ func (s *Shortener) statusOf(l Link) int {
 // if there is one), if actor may manage it: to others it does not exist.
 func (s *Shortener) Get(ctx context.Context, actor Actor, code string) (Link, error) {
 	if !link.IsAlias(code) {
-		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	l, _, err := s.store.ReadLink(ctx, code)
 	if err == nil && !actor.CanManage(l) {
-		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	return l, err
 }
@@ -300,7 +300,7 @@ func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link,
 // if Redis does not answer, as soon as Redis does (see Invalidator).
 func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p LinkPatch) (Link, error) {
 	if !link.IsAlias(code) {
-		return Link{}, Errorf(ENOTFOUND, "no link has this code")
+		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	if p.URL != nil {
 		normalized, err := s.policy.Normalize(*p.URL)
@@ -326,7 +326,7 @@ func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p Link
 // Delete removes a link and its cache entries.
 func (s *Shortener) Delete(ctx context.Context, actor Actor, code string) error {
 	if !link.IsAlias(code) {
-		return Errorf(ENOTFOUND, "no link has this code")
+		return Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	inv, err := s.store.DeleteLink(ctx, code, actor.Scope())
 	if err != nil {

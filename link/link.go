@@ -25,9 +25,18 @@
 //	hits:folding     string  the name of the batch being folded into Postgres.
 //	hits:batch:{id}  hash    a taken copy of hits, deleted after its commit.
 //	hits:lease       string  the backend folding now (HitsLeaseTTL).
+//	codes:issued     string  "{codec fingerprint} {id}": no generated code has
+//	                         an id above id + IssuedWindow; raised by backends
+//	                         (RaiseIssuedScript), never lowered.
+//	codes:aliases    set     every alias of CodeLength characters (they
+//	                         decode to no id); added to before the create is
+//	                         answered, and announced on kurz:invalidate.
+//
+// With both, the edge answers 404 for a code that cannot exist (see Issued).
 package link
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,8 +67,13 @@ const (
 	HitsBatchKeyPrefix = "hits:batch:"
 	// HitsLeaseKey holds the backend that folds batches now.
 	HitsLeaseKey = "hits:lease"
-	// InvalidateChannel carries codes whose cached targets must be dropped.
+	// InvalidateChannel carries codes whose cached targets must be dropped,
+	// and new aliases of CodeLength characters.
 	InvalidateChannel = "kurz:invalidate"
+	// CodesIssuedKey holds the codec's fingerprint and the highest id handed out.
+	CodesIssuedKey = "codes:issued"
+	// CodesAliasesKey is the set of aliases of CodeLength characters.
+	CodesAliasesKey = "codes:aliases"
 
 	// CodeTTL is how long a code → URL entry lives in Redis.
 	CodeTTL = 24 * time.Hour
@@ -83,7 +97,48 @@ const (
 	MaxHitsPerField = 1 << 40
 	// MaxHitsPerPush bounds the codes of one AddHitsScript call, edge's and backend's alike.
 	MaxHitsPerPush = 2000
+
+	// IssuedWindow is how far ids may run ahead of codes:issued: backends
+	// raise it every IssuedRaiseInterval and on every block of ids they
+	// reserve, so a link made a moment ago is inside the window. A random
+	// code is inside it with odds of about (ids + window) / 2^42.
+	IssuedWindow = 1 << 20
+	// IssuedRaiseInterval is how often every backend raises codes:issued
+	// from the sequence (after a lost Redis, within this much).
+	IssuedRaiseInterval = 250 * time.Millisecond
 )
+
+// RaiseIssuedScript raises codes:issued to a fingerprint and an id, never
+// lowering it for the same fingerprint. KEYS: codes:issued. ARGV:
+// fingerprint, id. Returns 2 if the key was missing (Redis lost it: the
+// alias set may be gone too), 1 if raised, 0 if it was high enough.
+const RaiseIssuedScript = `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local fp, n = string.match(v, '^(%x+) (%d+)$')
+  if fp == ARGV[1] and tonumber(n) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+if v then return 1 end
+return 2`
+
+// FormatIssued is the value of codes:issued.
+func FormatIssued(fingerprint string, id int64) string {
+	return fingerprint + " " + strconv.FormatInt(id, 10)
+}
+
+// ParseIssued reads a value of codes:issued; ok is false for anything else.
+func ParseIssued(v string) (fingerprint string, id int64, ok bool) {
+	i := strings.IndexByte(v, ' ')
+	if i <= 0 {
+		return "", 0, false
+	}
+	id, err := strconv.ParseInt(v[i+1:], 10, 64)
+	if err != nil || id < 0 {
+		return "", 0, false
+	}
+	return v[:i], id, true
+}
 
 // AddHitsScript adds a batch of visit counts to the hits hash once, however
 // often the batch is sent: a pusher whose reply was lost sends it again with

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,8 +141,11 @@ func (s *server) handleQR() http.HandlerFunc {
 func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
 	code := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")
 	switch errCode := backend.ErrorCode(err); {
-	case errCode == backend.ENOTFOUND && wantsHTML(r):
-		s.renderPage(w, http.StatusNotFound, pageData{NotFound: "This short link does not exist", GoneCode: code})
+	case errCode == backend.ENOTFOUND && wantsHTML(r): // the edge's page too
+		securityHeaders(w.Header())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, link.NotFoundPage(code))
 	case errCode == backend.EGONE && wantsHTML(r):
 		s.renderPage(w, http.StatusGone, pageData{NotFound: sentence(backend.ErrorMessage(err)), GoneCode: code})
 	default:

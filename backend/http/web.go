@@ -13,6 +13,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
 //go:embed web
@@ -36,11 +37,9 @@ type pageData struct {
 // securityHeaders are sent with every page and static file: no inline script,
 // no framing, no sniffing, no referrer leaking the short link's target.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
-		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
+	for _, kv := range link.PageSecurityHeaders {
+		h.Set(kv[0], kv[1])
+	}
 }
 
 func (s *server) renderPage(w http.ResponseWriter, status int, data pageData) {
@@ -85,10 +84,7 @@ func (s *server) handleStatic() http.Handler {
 }
 
 // wantsHTML reports whether the client prefers a page to JSON (a browser).
-func wantsHTML(r *http.Request) bool {
-	accept := r.Header.Get("Accept")
-	return strings.Contains(accept, "text/html")
-}
+func wantsHTML(r *http.Request) bool { return link.WantsHTML(r.Header.Get("Accept")) }
 
 // qrSVG draws content as a QR code in SVG, one path of dark modules.
 func qrSVG(content string) ([]byte, error) {
