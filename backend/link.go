@@ -29,10 +29,11 @@ type Link struct {
 // entry, the dedup entry of its old URL (URLHash, nil if none), and any fill
 // older than Version. It is stored with the change and deleted once done.
 type Invalidation struct {
-	ID      int64
-	Code    string
-	URLHash []byte
-	Version int64
+	ID       int64
+	Code     string
+	URLHash  []byte
+	Version  int64
+	Announce bool // Code is a new alias of link.CodeLength characters: listed for the edge
 }
 
 // Expired reports whether l has expired at now.
@@ -103,6 +104,10 @@ type LinkStore interface {
 	// CreateLink inserts l; a plain link (Dedup) whose URL exists already
 	// gives the existing one, created false. A taken code is ECONFLICT.
 	CreateLink(ctx context.Context, l Link) (Link, bool, error)
+	// CreateAlias inserts l, whose alias has link.CodeLength characters, and
+	// stores its announcement to the edge in the same transaction. A taken
+	// code is ECONFLICT.
+	CreateAlias(ctx context.Context, l Link) (Link, Invalidation, error)
 	// FindByCode returns the link of code or ENOTFOUND, from the primary.
 	FindByCode(ctx context.Context, code string) (Link, error)
 	// ReadLink is FindByCode from a read replica if there is one (stale true:
@@ -156,8 +161,13 @@ type LinkCache interface {
 	// never brings back what an invalidation removed. False if refused.
 	SetLink(ctx context.Context, l Link, ttl time.Duration, withHash bool) (bool, error)
 	// Invalidate drops the entries of inv, refuses fills older than its
-	// version, and tells the edges. Doing it twice does no harm.
+	// version, lists an announced alias, and tells the edges. Doing it twice
+	// does no harm.
 	Invalidate(ctx context.Context, inv Invalidation) error
+	// RaiseIssued raises codes:issued to fingerprint and id; missing is true
+	// when the key was not there (Redis lost it: the alias list may be gone),
+	// and then it is created only with create.
+	RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (missing bool, err error)
 	// PushHits adds hits to the pending hash once per batchID, however often it is sent.
 	PushHits(ctx context.Context, batchID string, hits map[string]int64) error
 	// HoldFoldLease takes or renews the lease on folding for owner; false if another holds it.

@@ -118,6 +118,10 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 				return Link{}, false, Wrap(EINTERNAL, err, "internal error")
 			}
 		}
+		if len(alias) == link.CodeLength { // the edge cannot decode it: listed and announced
+			stored, err := s.createEdgeAlias(ctx, l)
+			return stored, err == nil, err
+		}
 		stored, created, err := s.store.CreateLink(ctx, l)
 		if ErrorCode(err) == ECONFLICT && alias == "" && attempt < 3 {
 			s.logger.Warn("generated code already taken (an alias, or a changed code secret)", "code", l.Code)
@@ -134,6 +138,23 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 	}
 }
 
+// createEdgeAlias creates a link with an alias of link.CodeLength characters
+// and announces it to the edges before the create is answered (stored, and
+// retried in the background if Redis does not answer).
+func (s *Shortener) createEdgeAlias(ctx context.Context, l Link) (Link, error) {
+	stored, inv, err := s.store.CreateAlias(ctx, l)
+	if ErrorCode(err) == ECONFLICT {
+		s.giveBackID(l.ID)
+		return Link{}, Errorf(ECONFLICT, "the alias %q is taken", l.Code)
+	}
+	if err != nil {
+		s.giveBackID(l.ID)
+		return Link{}, err
+	}
+	s.inval.Apply(ctx, inv)
+	return stored, nil
+}
+
 func (s *Shortener) nextID(ctx context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,6 +164,11 @@ func (s *Shortener) nextID(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		s.ids = ids
+		// Before any of them is used: the edge then knows them at once (else
+		// within link.IssuedRaiseInterval, inside link.IssuedWindow).
+		if _, err := s.cache.RaiseIssued(ctx, s.codec.Fingerprint(), ids[len(ids)-1], false); err != nil {
+			s.logger.Debug("raising the issued codes failed; the edge's window covers it", "err", err)
+		}
 	}
 	id := s.ids[0]
 	s.ids = s.ids[1:]

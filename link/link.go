@@ -109,18 +109,21 @@ const (
 )
 
 // RaiseIssuedScript raises codes:issued to a fingerprint and an id, never
-// lowering it for the same fingerprint. KEYS: codes:issued. ARGV:
-// fingerprint, id. Returns 2 if the key was missing (Redis lost it: the
-// alias set may be gone too), 1 if raised, 0 if it was high enough.
+// lowering it for the same fingerprint. A missing key is only created when
+// ARGV[3] is "1": Redis lost it, so the alias set may be gone too, and it is
+// refilled first. KEYS: codes:issued. ARGV: fingerprint, id, create.
+// Returns 2 if the key is missing (and was not created), 1 if raised or
+// created, 0 if it was high enough.
 const RaiseIssuedScript = `
 local v = redis.call('GET', KEYS[1])
 if v then
   local fp, n = string.match(v, '^(%x+) (%d+)$')
   if fp == ARGV[1] and tonumber(n) >= tonumber(ARGV[2]) then return 0 end
+elseif ARGV[3] ~= '1' then
+  return 2
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
-if v then return 1 end
-return 2`
+return 1`
 
 // FormatIssued is the value of codes:issued.
 func FormatIssued(fingerprint string, id int64) string {

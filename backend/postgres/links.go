@@ -241,10 +241,10 @@ func (db *DB) LinksToDomains(ctx context.Context, domains []string) ([]backend.I
 
 func (db *DB) PendingInvalidations(ctx context.Context, limit int) ([]backend.Invalidation, error) {
 	ctx, done := db.begin(ctx, "pending_invalidations")
-	rows, _ := db.pool.Query(ctx, `SELECT id, code, url_hash, version FROM cache_invalidations ORDER BY id LIMIT $1`, limit)
+	rows, _ := db.pool.Query(ctx, `SELECT id, code, url_hash, version, announce FROM cache_invalidations ORDER BY id LIMIT $1`, limit)
 	invs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Invalidation, error) {
 		var inv backend.Invalidation
-		err := r.Scan(&inv.ID, &inv.Code, &inv.URLHash, &inv.Version)
+		err := r.Scan(&inv.ID, &inv.Code, &inv.URLHash, &inv.Version, &inv.Announce)
 		return inv, err
 	})
 	return invs, done(err)

@@ -40,16 +40,24 @@ if KEYS[3] then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
 return 1`)
 
 	// invalidate drops a changed link's entries, raises its version so that
-	// older fills are refused, and tells the edges.
-	// KEYS: code:{c}, ver:{c}, urlhash:{h} (or code:{c} again). ARGV: version, tombstone ms, channel, code.
+	// older fills are refused, lists an announced alias, and tells the edges.
+	// KEYS: code:{c}, ver:{c}, urlhash:{h} (or code:{c} again), codes:aliases.
+	// ARGV: version, tombstone ms, channel, code, "1" to announce.
 	invalidate = goredis.NewScript(`
 local seen = redis.pcall('GET', KEYS[2])
 if type(seen) ~= 'string' or (tonumber(seen) or 0) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 end
 redis.call('DEL', KEYS[1], KEYS[3])
+if ARGV[5] == '1' then
+  if redis.call('TYPE', KEYS[4]).ok ~= 'set' then redis.call('DEL', KEYS[4]) end
+  redis.call('SADD', KEYS[4], ARGV[4])
+end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
+
+	// raiseIssued is the contract's script.
+	raiseIssued = goredis.NewScript(link.RaiseIssuedScript)
 
 	// pushHits is the contract's script, shared with the edge.
 	pushHits = goredis.NewScript(link.AddHitsScript)
@@ -213,9 +221,55 @@ func (c *Cache) Invalidate(ctx context.Context, inv backend.Invalidation) error 
 	if inv.URLHash != nil {
 		hashKey = link.URLHashKey(backend.HashHex(inv.URLHash))
 	}
-	err := invalidate.Run(ctx, c.client, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey},
-		inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code).Err()
+	announce := "0"
+	if inv.Announce {
+		announce = "1"
+	}
+	err := invalidate.Run(ctx, c.client, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
+		inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce).Err()
 	return done(err, "")
+}
+
+func (c *Cache) RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (bool, error) {
+	ctx, done := c.begin(ctx, "raise_issued")
+	createArg := "0"
+	if create {
+		createArg = "1"
+	}
+	n, err := raiseIssued.Run(ctx, c.client, []string{link.CodesIssuedKey}, fingerprint, id, createArg).Int()
+	return n == 2, done(err, "")
+}
+
+// CountAliases is the size of codes:aliases (0 if it is missing or not a set).
+func (c *Cache) CountAliases(ctx context.Context) (int64, error) {
+	ctx, done := c.begin(Background(ctx), "count_aliases")
+	n, err := c.client.SCard(ctx, link.CodesAliasesKey).Result()
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return 0, done(nil, "")
+	}
+	return n, done(err, "")
+}
+
+// AddAliases lists codes in codes:aliases (replacing a key of another type).
+func (c *Cache) AddAliases(ctx context.Context, codes []string) error {
+	ctx, done := c.begin(Background(ctx), "add_aliases")
+	if t, err := c.client.Type(ctx, link.CodesAliasesKey).Result(); err != nil {
+		return done(err, "")
+	} else if t != "set" && t != "none" {
+		c.client.Del(ctx, link.CodesAliasesKey)
+	}
+	for len(codes) > 0 {
+		n := min(len(codes), 1000)
+		members := make([]any, n)
+		for i, code := range codes[:n] {
+			members[i] = code
+		}
+		if err := c.client.SAdd(ctx, link.CodesAliasesKey, members...).Err(); err != nil {
+			return done(err, "")
+		}
+		codes = codes[n:]
+	}
+	return done(nil, "")
 }
 
 func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]int64) error {

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/redis"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -153,4 +155,48 @@ func MustURL(tb testing.TB, cache *redis.Cache, code string) string {
 		tb.Fatal(err)
 	}
 	return url
+}
+
+// codes:issued only rises, and is created again only when asked (after the aliases are refilled).
+func TestRaiseIssued(t *testing.T) {
+	r := testenv.NewRedis(t) // codes:issued is one key per Redis: a Redis of its own
+	cache := MustOpen(t, r)
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	defer c.Close()
+	ctx := context.Background()
+	issued := func() string { v, _ := c.Get(ctx, link.CodesIssuedKey).Result(); return v }
+	for _, step := range []struct {
+		name        string
+		id          int64
+		create      bool
+		wantMissing bool
+		want        string
+	}{
+		{"ErrMissingNotCreated", 10, false, true, ""},
+		{"OKCreated", 10, true, false, "00ff00ff00ff00ff 10"},
+		{"OKRaised", 42, false, false, "00ff00ff00ff00ff 42"},
+		{"OKNeverLowered", 41, false, false, "00ff00ff00ff00ff 42"},
+	} {
+		missing, err := cache.RaiseIssued(ctx, "00ff00ff00ff00ff", step.id, step.create)
+		if err != nil || missing != step.wantMissing || issued() != step.want {
+			t.Errorf("%s: missing %v, %v, value %q; want %v, %q", step.name, missing, err, issued(), step.wantMissing, step.want)
+		}
+	}
+	t.Run("Announce", func(t *testing.T) {
+		c.Set(ctx, link.CodesAliasesKey, "not a set", 0)
+		if err := cache.Invalidate(ctx, backend.Invalidation{Code: "newAlia", Version: 3, Announce: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.AddAliases(ctx, []string{"oldAlia", "newAlia"}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := c.SMembers(ctx, link.CodesAliasesKey).Result()
+		slices.Sort(got)
+		if want := []string{"newAlia", "oldAlia"}; !slices.Equal(got, want) {
+			t.Errorf("codes:aliases = %v, want %v", got, want)
+		}
+		if n, err := cache.CountAliases(ctx); n != 2 || err != nil {
+			t.Errorf("CountAliases = %d, %v", n, err)
+		}
+	})
 }

@@ -60,6 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	if err := db.ClaimCodeSpace(ctx, codec); err != nil {
+		return err
+	}
 	if err := cache.CheckEvictionPolicy(ctx); err != nil {
 		var unsafe *redis.UnsafeConfigError
 		if errors.As(err, &unsafe) {
@@ -101,7 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	enforceBlocklist := func(ctx context.Context) {
 		blocklist.Watch(ctx, 250*time.Millisecond, func(added []string) { links.EnforceBlocklist(ctx, added) })
 	}
-	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist} {
+	codeSpace := backend.NewCodeSpace(db, cache, codec, logger)
+	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); work(bgCtx) }()
 	}

@@ -1,0 +1,111 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/backend/postgres"
+	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
+)
+
+func MustCodec(tb testing.TB, secret string) *link.Codec {
+	tb.Helper()
+	c, err := link.NewCodec(secret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func MustMigrated(tb testing.TB) *postgres.DB {
+	tb.Helper()
+	db := MustOpen(tb, testenv.SharedPostgres(tb).NewDatabase(tb))
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// MustCreate stores a link with id and code, plain (dedup) or standing alone.
+func MustCreate(tb testing.TB, db *postgres.DB, id int64, code string, plain bool) {
+	tb.Helper()
+	url := "https://example.com/" + code
+	if _, _, err := db.CreateLink(context.Background(), backend.Link{ID: id, Code: code, URL: url, URLHash: backend.HashURL(url), Dedup: plain}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// A database remembers the secret its codes were made with, and lists its
+// existing 7-character aliases for the edge the first time.
+func TestClaimCodeSpace(t *testing.T) {
+	ctx := context.Background()
+	codec := MustCodec(t, "the secret of this database")
+	t.Run("OKListsExistingAliases", func(t *testing.T) {
+		db := MustMigrated(t)
+		ids, _ := db.NextIDs(ctx, 4)
+		generated, _ := codec.Encode(ids[0])
+		MustCreate(t, db, ids[0], generated, true)
+		MustCreate(t, db, ids[1], "myAlias", false) // 7 characters: the edge cannot decode it
+		MustCreate(t, db, ids[2], "short", false)   // not code-shaped: never answered at the edge
+		withOptions, _ := codec.Encode(ids[3])
+		MustCreate(t, db, ids[3], withOptions, false) // a generated code standing alone
+		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.EdgeAliases(ctx)
+		if want := []string{"myAlias"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("EdgeAliases = %v, %v; want %v", got, err, want)
+		}
+		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
+			t.Errorf("claiming again: %v", err)
+		}
+		issued, err := db.IssuedID(ctx)
+		if want := ids[3]; err != nil || issued != want {
+			t.Errorf("IssuedID = %d, %v; want %d", issued, err, want)
+		}
+	})
+	t.Run("ErrAnotherSecret", func(t *testing.T) {
+		db := MustMigrated(t)
+		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
+			t.Fatal(err)
+		}
+		err := db.ClaimCodeSpace(ctx, MustCodec(t, "another secret"))
+		var mismatch *postgres.SecretMismatchError
+		if !errors.As(err, &mismatch) {
+			t.Fatalf("ClaimCodeSpace with another secret = %v, want a SecretMismatchError", err)
+		}
+	})
+	t.Run("ErrAnotherSecretBeforeTheFirstClaim", func(t *testing.T) {
+		db := MustMigrated(t) // a database of an older kurz, its codes made with the other secret
+		ids, _ := db.NextIDs(ctx, 1)
+		code, _ := MustCodec(t, "the old secret").Encode(ids[0])
+		MustCreate(t, db, ids[0], code, true)
+		var mismatch *postgres.SecretMismatchError
+		if err := db.ClaimCodeSpace(ctx, codec); !errors.As(err, &mismatch) {
+			t.Fatalf("ClaimCodeSpace = %v, want a SecretMismatchError", err)
+		}
+	})
+	t.Run("CreateAliasIsListedAndAnnounced", func(t *testing.T) {
+		db := MustMigrated(t)
+		l := backend.Link{ID: 7, Code: "newAlia", URL: "https://example.com/a", URLHash: backend.HashURL("https://example.com/a")}
+		_, inv, err := db.CreateAlias(ctx, l)
+		if err != nil || !inv.Announce || inv.Code != l.Code {
+			t.Fatalf("CreateAlias = %+v, %v", inv, err)
+		}
+		pending, _ := db.PendingInvalidations(ctx, 10)
+		if len(pending) != 1 || !pending[0].Announce {
+			t.Errorf("pending invalidations = %+v, want the announcement", pending)
+		}
+		l.ID = 8
+		if _, _, err := db.CreateAlias(ctx, l); backend.ErrorCode(err) != backend.ECONFLICT {
+			t.Errorf("CreateAlias of a taken alias = %v, want conflict", err)
+		}
+		if n, _ := db.CountEdgeAliases(ctx); n != 1 {
+			t.Errorf("CountEdgeAliases = %d, want 1", n)
+		}
+	})
+}
