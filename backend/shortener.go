@@ -151,7 +151,11 @@ func (s *Shortener) createEdgeAlias(ctx context.Context, l Link) (Link, error) {
 		s.giveBackID(l.ID)
 		return Link{}, err
 	}
-	s.inval.Apply(ctx, inv)
+	started := time.Now()
+	if s.inval.Apply(ctx, inv) != nil {
+		// Retried in the background; meanwhile no edge may still trust a view without it.
+		time.Sleep(time.Until(started.Add(link.IssuedFreshFor)))
+	}
 	return stored, nil
 }
 

@@ -106,6 +106,10 @@ const (
 	// IssuedRaiseInterval is how often every backend raises codes:issued
 	// from the sequence (after a lost Redis, within this much).
 	IssuedRaiseInterval = 250 * time.Millisecond
+	// IssuedFreshFor is how long the edge trusts a read of codes:issued. A
+	// backend whose announcement of a new alias failed waits this long
+	// before answering the create: no edge still trusts a view without it.
+	IssuedFreshFor = 400 * time.Millisecond
 )
 
 // RaiseIssuedScript raises codes:issued to a fingerprint and an id, never

@@ -219,6 +219,7 @@ func waitAll(calls []*call, deadline time.Duration, p *pipe) error {
 // call is one command in flight; done is closed when its reply arrived.
 type call struct {
 	val   string
+	elems []string // an array's strings, nested arrays flattened
 	isNil bool
 	n     int64
 	err   error

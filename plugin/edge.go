@@ -28,6 +28,7 @@ const (
 type edge struct {
 	redis       *redisClient
 	hot         *hotCache
+	space       *codeSpace // nil without a code secret
 	countHits   bool
 	flushEvery  time.Duration
 	expireEvery time.Duration
@@ -70,9 +71,13 @@ func newProcessID() string {
 }
 
 // sharedEdge returns the edge for these settings, creating it (and its background loops) once.
-func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration) *edge {
+func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration, codec *link.Codec) *edge {
 	clientKey := o.key()
-	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s", clientKey, size, ttl, hot, countHits, flushEvery)
+	fingerprint := ""
+	if codec != nil {
+		fingerprint = codec.Fingerprint()
+	}
+	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s|%s", clientKey, size, ttl, hot, countHits, flushEvery, fingerprint)
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if e := edges[edgeKey]; e != nil {
@@ -97,12 +102,18 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
 	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits,
 		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{}}
+	if codec != nil {
+		e.space = newCodeSpace(codec)
+	}
 	edges[edgeKey] = e
 	go c.connect() // now rather than on the first request
 	go e.loop()
 	go e.drainOnSignal()
-	if hot {
+	if hot || codec != nil {
 		go e.subscribe()
+	}
+	if codec != nil {
+		go e.watchCodeSpace()
 	}
 	return e
 }

@@ -14,7 +14,8 @@ const maxResubscribeWait = 250 * time.Millisecond
 
 // subscribe keeps a subscription to link.InvalidateChannel open and drops
 // each announced code from the hot cache, so a changed or deleted link stops
-// being served at once; it runs for the life of the process.
+// being served at once, and lists new aliases in the code space; it runs for
+// the life of the process.
 // It logs when the subscription is lost or cannot be made, once until it is back.
 func (e *edge) subscribe() {
 	quiet := false
@@ -61,6 +62,10 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 	}
 	conn.SetReadDeadline(time.Time{})
 	e.hot.clear() // whatever changed while unsubscribed
+	if e.space != nil {
+		e.space.subscription(true)
+		defer e.space.subscription(false)
+	}
 	e.mu.Lock()
 	e.stats.subscriptions++
 	e.mu.Unlock()
@@ -71,6 +76,9 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 		}
 		if len(msg) == 3 && msg[0] == "message" {
 			e.hot.drop(msg[2])
+			if e.space != nil {
+				e.space.announced(msg[2])
+			}
 		}
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	DisableHotCache   bool     `json:"disableHotCache,omitempty"`
 	DisableHitCount   bool     `json:"disableHitCount,omitempty"`
 	FlushInterval     string   `json:"flushInterval,omitempty"` // how often counted hits go to Redis
+	// CodeSecret is the backends' KURZ_CODE_SECRET: with it the edge answers
+	// 404 itself for codes that cannot exist; empty leaves them to the backends.
+	CodeSecret string `json:"codeSecret,omitempty"`
 }
 
 // CreateConfig returns the defaults.
@@ -120,7 +123,15 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		db: config.RedisDB, dialTimeout: dial, readTimeout: read, cooldown: cooldown,
 		sentinels: config.SentinelAddresses, masterName: config.MasterName,
 		sentinelUsername: config.SentinelUsername, sentinelPassword: config.SentinelPassword}
-	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush)
+	var codec *link.Codec
+	if config.CodeSecret != "" {
+		c, err := link.NewCodec(config.CodeSecret)
+		if err != nil {
+			return nil, fmt.Errorf("kurz: codeSecret: %v", err)
+		}
+		codec = c
+	}
+	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush, codec)
 	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, status: config.RedirectStatus}
 	if config.CacheControl != "" {
 		k.cacheControl = []string{config.CacheControl}
@@ -165,6 +176,10 @@ func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string)
 		return
 	}
 	if len(path) == 1+link.CodeLength && link.IsCode(path[1:]) {
+		if space := k.edge.space; space != nil && space.absent(path[1:]) {
+			writeNotFound(rw, req, path[1:])
+			return
+		}
 		if location := k.edge.lookup(path[1:]); location != nil {
 			h := rw.Header()
 			h["Location"] = location
@@ -176,4 +191,27 @@ func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string)
 		}
 	}
 	k.serveIdempotent(rw, req)
+}
+
+// writeNotFound answers a code no link can have as the backend would: the
+// page for browsers, JSON for anyone else.
+func writeNotFound(rw http.ResponseWriter, req *http.Request, code string) {
+	h := rw.Header()
+	if link.WantsHTML(req.Header.Get("Accept")) {
+		for _, kv := range link.PageSecurityHeaders {
+			h.Set(kv[0], kv[1])
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		rw.WriteHeader(http.StatusNotFound)
+		if req.Method != http.MethodHead {
+			rw.Write([]byte(link.NotFoundPage(code)))
+		}
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rw.WriteHeader(http.StatusNotFound)
+	if req.Method != http.MethodHead {
+		rw.Write([]byte(link.NotFoundJSON))
+	}
 }

@@ -135,8 +135,17 @@ func parseReply(r *bufio.Reader, line []byte, c *call, depth int) error {
 			if err != nil {
 				return err
 			}
-			if err := parseReply(r, next, &call{}, depth+1); err != nil {
+			elem := &call{}
+			if err := parseReply(r, next, elem, depth+1); err != nil {
 				return err
+			}
+			if elem.elems != nil {
+				c.elems = append(c.elems, elem.elems...)
+			} else {
+				c.elems = append(c.elems, elem.val)
+			}
+			if len(c.elems) > maxArrayLength {
+				return errProtocol
 			}
 		}
 		c.isNil = n < 0
