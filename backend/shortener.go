@@ -237,13 +237,13 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	}
 	l, stale, err := s.store.ReadLink(ctx, code)
 	if err != nil {
-		return "", 0, err
+		return "", 0, noLink(err)
 	}
 	if stale && (s.cacheTTL(l) <= 0 || !s.fillCache(ctx, l, false)) {
 		// A lagging replica may miss a change: answers not served from the
 		// cache, and fills Redis refuses as older than a change, go by the primary.
 		if l, err = s.store.FindByCode(ctx, code); err != nil {
-			return "", 0, err
+			return "", 0, noLink(err)
 		}
 		stale = false
 	}
@@ -256,7 +256,7 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	}
 	if l.MaxVisits != nil {
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
-		return url, status, err
+		return url, status, noLink(err)
 	}
 	if !stale {
 		s.fillCache(ctx, l, false)
@@ -282,7 +282,15 @@ func (s *Shortener) Get(ctx context.Context, actor Actor, code string) (Link, er
 	if err == nil && !actor.CanManage(l) {
 		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
-	return l, err
+	return l, noLink(err)
+}
+
+// noLink words a store's "not found" as the edge does, so both answer alike.
+func noLink(err error) error {
+	if ErrorCode(err) == ENOTFOUND {
+		return Wrap(ENOTFOUND, err, link.NotFoundMessage)
+	}
+	return err
 }
 
 // Lookup checks that code names a live link, without counting a visit.

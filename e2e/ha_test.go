@@ -46,6 +46,22 @@ func TestHighAvailability(t *testing.T) {
 		t.Logf("seen through the other Traefik %s after the answer", time.Since(answered).Round(time.Millisecond))
 	})
 
+	t.Run("NewLinksAtOnceThroughTheOtherTraefik", func(t *testing.T) {
+		key := MustKey(t, s)
+		waitEdgeAnswersUnknown(t, s, t2.URL())
+		for i := 0; i < 15; i++ {
+			plain := MustShortenOn(t, t1.URL(), fmt.Sprintf("https://example.com/ha/fresh/%d/%d", time.Now().UnixNano(), i))
+			MustVisitOn(t, t2, plain, 1)
+			alias := fmt.Sprintf("h%06d", (time.Now().UnixNano()/1000+int64(i))%1_000_000)
+			res, err := tryDoKey("POST", t1.URL()+"/api/shorten", key, `{"url":"https://example.com/ha/fresh-alias","alias":"`+alias+`"}`)
+			if err != nil || res.Status != http.StatusCreated {
+				t.Fatalf("creating alias %s: %v %d %s", alias, err, res.Status, res.Raw)
+			}
+			MustVisitOn(t, t2, alias, 1)
+			time.Sleep(25 * time.Millisecond) // under the API's rate limit
+		}
+	})
+
 	t.Run("ReadReplica", func(t *testing.T) {
 		b := s.Backends[0]
 		miss := func(code string) response {

@@ -131,7 +131,7 @@ func (s *Stack) start() error {
 	}
 	for _, t := range s.Traefiks {
 		t.BackendURLs = urls
-		t.Env = settings
+		t.Env = append([]string{"KURZ_CODE_SECRET=" + secret}, settings...) // the edge answers unknown codes
 		if err := t.Start(); err != nil {
 			return err
 		}
