@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kurzlink/kurz/internal/testenv"
 	"github.com/kurzlink/kurz/link"
 )
 
@@ -179,15 +180,36 @@ func TestTraefikShowsPluginAndMetrics(t *testing.T) {
 	if rt.Body["status"] != "enabled" {
 		t.Errorf("kurz-redirect router = %s", rt.Raw)
 	}
-	do(t, "GET", s.Traefik.URL()+"/health", "", "")
-	m := do(t, "GET", s.Traefik.APIURL()+"/metrics", "", "")
-	for _, want := range []string{"traefik_entrypoint_requests_total", "traefik_router_requests_total", "traefik_service_requests_total"} {
-		if !strings.Contains(m.Raw, want) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
 	if r := do(t, "GET", s.Traefik.APIURL()+"/ping", "", ""); r.Status != 200 {
 		t.Errorf("ping = %d", r.Status)
+	}
+	t.Run("MetricsOffByDefault", func(t *testing.T) { // they cost a quarter of a redirect's rate and more
+		if m := do(t, "GET", s.Traefik.APIURL()+"/metrics", "", ""); m.Status != http.StatusNotFound {
+			t.Errorf("/metrics = %d, want 404 with the shipped defaults", m.Status)
+		}
+	})
+	for _, tc := range []struct {
+		mode         string
+		want, absent []string
+	}{
+		{"entrypoints", []string{"traefik_entrypoint_requests_total"}, []string{"traefik_router_requests_total"}},
+		{"all", []string{"traefik_entrypoint_requests_total", "traefik_router_requests_total", "traefik_service_requests_total"}, nil},
+	} {
+		t.Run("Metrics="+tc.mode, func(t *testing.T) {
+			s := testenv.NewStack(t, map[string]string{"KURZ_TRAEFIK_METRICS": tc.mode})
+			do(t, "GET", s.Traefik.URL()+"/health", "", "")
+			m := do(t, "GET", s.Traefik.APIURL()+"/metrics", "", "")
+			for _, want := range tc.want {
+				if !strings.Contains(m.Raw, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+			for _, absent := range tc.absent {
+				if strings.Contains(m.Raw, absent) {
+					t.Errorf("metrics have %s", absent)
+				}
+			}
+		})
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 type bench struct {
 	settings
 	stack    *stack.Stack
-	ceiling  *stack.Traefik
-	bare     *stack.Traefik  // the ceiling without metrics: what a redirect costs Traefik at least
+	ceiling  *stack.Traefik     // the plugin's route answered by redirectRegex, configured as the edge's Traefik (no metrics, as shipped)
+	metered  [2]*stack.Traefik // the ceiling with entrypoint metrics, and with router and service labels too: what they cost
 	replica  *stack.Redis    // of the stack's Redis, for the failover
 	sentinel *stack.Sentinel // watching the stack's Redis as "kurz"
 	state    string
@@ -32,7 +32,7 @@ func startBench(set settings) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 16)
+	ports := make([]int, 18)
 	for i := range ports {
 		if ports[i], err = stack.FreePort(); err != nil {
 			return nil, err
@@ -64,14 +64,16 @@ func startBench(set settings) (*bench, error) {
 		b.stop()
 		return nil, fmt.Errorf("starting the ceiling Traefik: %w", err)
 	}
-	b.bare = &stack.Traefik{
-		Bin: filepath.Join(set.root, "bin", "traefik"), Root: set.root, Dir: filepath.Join(state, "traefik-bare"),
-		HTTPPort: ports[14], APIPort: ports[15], NoPlugin: true, Bare: true,
-		Files: []string{filepath.Join(set.root, "traefik", "bench", "ceiling.yml")},
-	}
-	if err := b.bare.Start(); err != nil {
-		b.stop()
-		return nil, fmt.Errorf("starting the bare ceiling Traefik: %w", err)
+	for i, mode := range []string{"entrypoints", "all"} {
+		b.metered[i] = &stack.Traefik{
+			Bin: filepath.Join(set.root, "bin", "traefik"), Root: set.root, Dir: filepath.Join(state, "traefik-metrics-"+mode),
+			HTTPPort: ports[14+i], APIPort: ports[16+i], NoPlugin: true, Metrics: mode,
+			Files: []string{filepath.Join(set.root, "traefik", "bench", "ceiling.yml")},
+		}
+		if err := b.metered[i].Start(); err != nil {
+			b.stop()
+			return nil, fmt.Errorf("starting the ceiling Traefik with %s metrics: %w", mode, err)
+		}
 	}
 	b.replica = &stack.Redis{Port: ports[13], Dir: filepath.Join(state, "redis-replica"), ReplicaOf: b.stack.Redis}
 	b.sentinel = &stack.Sentinel{Port: ports[12], Dir: filepath.Join(state, "sentinel"), Master: b.stack.Redis, MasterName: "kurz", Quorum: 1}
@@ -89,8 +91,10 @@ func (b *bench) stop() {
 	if b.ceiling != nil {
 		b.ceiling.Stop()
 	}
-	if b.bare != nil {
-		b.bare.Stop()
+	for _, t := range b.metered {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	if b.sentinel != nil {
 		b.sentinel.Stop()

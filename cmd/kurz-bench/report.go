@@ -38,8 +38,8 @@ func report(stdout io.Writer, dir string, res *results) error {
 	fmt.Fprintf(&md, "After every scenario (the plugin's Traefik also proxied): %.1f / %.1f MB; one backend replica %.1f MB. "+
 		"Redis read events (round trips) per edge-served redirect, hot cache off: %.3f.\n",
 		res.TraefikRSSMB, res.CeilingTraefikRSSMB, res.BackendRSSMB, res.RedisReadsPerRequest)
-	fmt.Fprintf(&md, "\nPrometheus metrics with router and service labels (on by default) cost %.0f %% of the bare ceiling's rate; "+
-		"the unknown-code storm made %.0f Postgres lookups per 1,000 requests.\n", res.MetricsCost*100, res.StormQueriesPer1000)
+	fmt.Fprintf(&md, "\nTraefik's Prometheus metrics (off as shipped) cost %.0f %% of the ceiling's rate by entrypoint, %.0f %% with router and service labels; "+
+		"the unknown-code storm made %.1f Postgres lookups per 1,000 requests.\n", res.MetricsCost[0]*100, res.MetricsCost[1]*100, res.StormQueriesPer1000)
 	fmt.Fprintf(&md, "\nRedis master SIGKILLed at the end: a replica promoted by Sentinel after %.2f s; the edge answered from it after %.2f s.\n",
 		res.FailoverPromotedS, res.FailoverEdgeBackS)
 	for _, s := range res.Scenarios {

@@ -119,6 +119,14 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 		Durable:      true,
 		Env:          map[string]string{},
 		AccessLog:    get("KURZ_TRAEFIK_ACCESS_LOG", ""),
+		Metrics:      get("KURZ_TRAEFIK_METRICS", ""),
+	}
+	switch cfg.Metrics {
+	case "", "off":
+		cfg.Metrics = ""
+	case "entrypoints", "all":
+	default:
+		errs = append(errs, "KURZ_TRAEFIK_METRICS must be off, entrypoints or all")
 	}
 	switch cfg.AccessLog {
 	case "", "off":

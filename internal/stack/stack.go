@@ -28,6 +28,7 @@ type Config struct {
 	ExtraTraefik []string          // more dynamic configuration files
 	HA           *HAConfig         // nil: one Redis, one Postgres, one Traefik
 	AccessLog    string            // Traefik's access log: "" (off), "errors" or "all"
+	Metrics      string            // Traefik's metrics: "" (none), "entrypoints" or "all"
 }
 
 // HAConfig adds what high availability needs: Redis replicas watched by
@@ -77,7 +78,7 @@ func (s *Stack) start() error {
 	s.Postgres = &Postgres{Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
 	s.Traefik = &Traefik{
 		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
-		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik, AccessLogMode: cfg.AccessLog,
+		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik, AccessLogMode: cfg.AccessLog, Metrics: cfg.Metrics,
 	}
 	s.Traefiks = []*Traefik{s.Traefik}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
@@ -176,7 +177,7 @@ func (s *Stack) startHA() (haSettings, error) {
 	}
 	s.Traefiks = append(s.Traefiks, &Traefik{
 		Bin: s.TraefikBin, Root: s.Root, Dir: filepath.Join(s.StateDir, "traefik-2"),
-		Bind: s.Bind, HTTPPort: ha.HTTPPort2, APIPort: ha.APIPort2, ExtraFiles: s.ExtraTraefik, AccessLogMode: s.AccessLog,
+		Bind: s.Bind, HTTPPort: ha.HTTPPort2, APIPort: ha.APIPort2, ExtraFiles: s.ExtraTraefik, AccessLogMode: s.AccessLog, Metrics: s.Metrics,
 	})
 	return haSettings{
 		backendEnv: []string{"DATABASE_REPLICA_URL=" + s.PostgresReplica.URL("kurz")},

@@ -24,8 +24,10 @@ type Traefik struct {
 	Files       []string // dynamic configuration files; kurz's own when empty
 	ExtraFiles  []string // added to those (the benchmarks' routes)
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
-	Bare        bool     // no metrics either (the benchmarks' bare ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
+	// Metrics are Traefik's Prometheus metrics: "" (none), "entrypoints"
+	// (requests by entrypoint, method, code) or "all" (by router and service too).
+	Metrics string
 	// AccessLogMode is "" (no access log), "errors" (errors and slow requests) or "all".
 	AccessLogMode string
 	Env           []string // KURZ_* settings the dynamic configuration reads
@@ -105,7 +107,7 @@ func (t *Traefik) layout() error {
 	}
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
-		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Bare": t.Bare, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
+		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Metrics": t.Metrics, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
 	})
 }
 

@@ -90,7 +90,7 @@ func startStack(tb testing.TB, env map[string]string, ha ...func() *stack.HAConf
 		cfg := stack.Config{
 			Root: root, StateDir: TempDir(tb, "stack"), TraefikBin: traefik, BackendBin: backend,
 			HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
-			Env: env,
+			Env: env, Metrics: env["KURZ_TRAEFIK_METRICS"],
 		}
 		if len(ha) > 0 {
 			cfg.HA = ha[0]()
