@@ -40,7 +40,7 @@ type CodeSpace struct {
 
 func NewCodeSpace(store CodeSpaceStore, cache CodeSpaceCache, codec *link.Codec, logger *slog.Logger) *CodeSpace {
 	return &CodeSpace{store: store, cache: cache, fingerprint: codec.Fingerprint(), logger: logger,
-		interval: link.IssuedRaiseInterval, checkEvery: 20}
+		interval: link.IssuedRaiseInterval, checkEvery: 4}
 }
 
 // Run keeps Redis up to date until ctx ends.

@@ -40,6 +40,10 @@ func NewCodec(secret string) (*Codec, error) {
 	return &c, nil
 }
 
+// RoundKeys are the keys of the rounds, last round last: the edge holds an
+// inlined copy of Unpermute (an interpreted call costs more than its work).
+func (c *Codec) RoundKeys() [numRounds]uint64 { return c.keys }
+
 // Fingerprint names the secret without revealing it: sides that print the
 // same fingerprint make and read the same codes.
 func (c *Codec) Fingerprint() string { return c.fingerprint }
@@ -53,9 +57,8 @@ func (c *Codec) Permute(x uint64) uint64 {
 	return l<<halfBits | r
 }
 
-// Unpermute is the inverse of Permute. The edge calls it for every code it
-// does not hold, so the round is written out: under Yaegi a call costs more
-// than the arithmetic. Keep it alike to round.
+// Unpermute is the inverse of Permute, with the round written out. The edge
+// holds an inlined copy (plugin/codespace.go, absent): keep the two alike.
 func (c *Codec) Unpermute(y uint64) uint64 {
 	l, r := y>>halfBits&halfMask, y&halfMask
 	for i := numRounds - 1; i >= 0; i-- {

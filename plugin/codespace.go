@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +31,7 @@ const (
 // on to Redis and the backends, as without it.
 type codeSpace struct {
 	codec *link.Codec
+	keys  [8]uint64 // the round keys, for absent's inlined copy of Unpermute
 
 	mu          sync.Mutex
 	limit       int64           // codes:issued + link.IssuedWindow
@@ -44,15 +47,36 @@ type codeSpace struct {
 }
 
 func newCodeSpace(codec *link.Codec) *codeSpace {
-	return &codeSpace{codec: codec, aliases: map[string]bool{}}
+	return &codeSpace{codec: codec, keys: codec.RoundKeys(), aliases: map[string]bool{}}
 }
 
+// Constants of link.Codec's rounds, for absent's inlined copy.
+const (
+	roundMask = 1<<21 - 1
+	roundMul1 = 0xbf58476d1ce4e5b9
+	roundMul2 = 0x94d049bb133111eb
+)
+
 // absent reports whether no link can have code, counting the 404 it answers.
+// It holds inlined copies of link.Codec's Decode and Unpermute, the rounds
+// unrolled: under Yaegi every call and loop turn costs more than the
+// arithmetic. Keep them alike.
 func (s *codeSpace) absent(code string) bool {
-	id, ok := s.codec.Decode(code)
-	if !ok {
+	// link.Alphabet is base64url's: one compiled call decodes the 42 bits
+	// (and refuses any other byte); "A" pads them to 48.
+	b, err := base64.RawURLEncoding.DecodeString(code + "A")
+	if err != nil || len(b) != 6 {
 		return false
 	}
+	v := binary.BigEndian.Uint64(append(b, 0, 0)) >> 22
+	l, r := v>>21&roundMask, v&roundMask
+	for i := len(s.keys) - 1; i >= 0; i-- {
+		z := l ^ s.keys[i]
+		z = (z ^ z>>30) * roundMul1
+		z = (z ^ z>>27) * roundMul2
+		l, r = r^(z^z>>31)&roundMask, l
+	}
+	id := int64(l<<21 | r)
 	now := time.Now()
 	s.mu.Lock()
 	absent := id > s.limit && s.loaded && s.subscribed && now.Before(s.freshUntil) && now.After(s.graceUntil) && !s.aliases[code]

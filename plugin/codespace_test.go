@@ -212,3 +212,30 @@ func TestManyAliasesAreLoaded(t *testing.T) {
 		t.Errorf("%d listed aliases answered 404, e.g. %s", len(notFound), strings.Join(notFound[:1], ""))
 	}
 }
+
+// absent's inlined decoding agrees with link.Codec on every id it meets.
+func TestAbsentDecodesAsTheCodec(t *testing.T) {
+	codec := mustCodec(t)
+	s := newCodeSpace(codec)
+	const limit = 1 << 30
+	s.limit, s.loaded, s.subscribed = limit, true, true
+	s.freshUntil, s.graceUntil = time.Now().Add(time.Hour), time.Now().Add(-time.Hour)
+	rnd := rand.New(rand.NewSource(3))
+	for i := 0; i < 2000; i++ {
+		id := 1 + rnd.Int63n(1<<42-1)
+		if i%2 == 0 {
+			id = 1 + rnd.Int63n(limit)
+		}
+		code := mustEncode(t, codec, id)
+		if got, want := s.absent(code), id > limit; got != want {
+			t.Fatalf("absent(%q) for id %d = %v, want %v", code, id, got, want)
+		}
+	}
+	t.Run("ErrNotACode", func(t *testing.T) {
+		for _, code := range []string{"abc.efg", "abc\ndef", "abcdef=", "abcdefgh", "abcdef"} {
+			if s.absent(code) {
+				t.Errorf("absent(%q) = true, want false", code)
+			}
+		}
+	})
+}

@@ -61,7 +61,8 @@ type Kurz struct {
 	next         http.Handler
 	name         string
 	edge         *edge
-	hot          *hotCache // edge.hot, one indirection less on the hot path
+	hot          *hotCache  // edge.hot, one indirection less on the hot path
+	space        *codeSpace // edge.space, nil without a code secret
 	status       int
 	cacheControl []string
 }
@@ -132,7 +133,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		codec = c
 	}
 	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush, codec)
-	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, status: config.RedirectStatus}
+	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, space: e.space, status: config.RedirectStatus}
 	if config.CacheControl != "" {
 		k.cacheControl = []string{config.CacheControl}
 	}
@@ -168,18 +169,25 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 // codePathLength is the length of "/" and a code.
 const codePathLength = 1 + link.CodeLength
 
-// serveMiss answers a code from Redis, or passes the request on: GET and HEAD
-// with a retry when a dying replica leaves them unanswered.
+// serveMiss answers a code that no link can have with a 404 (the backend's),
+// and leaves everything else to serveLookup. Small: under Yaegi a call costs
+// by the size of its function.
 func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string) {
+	if k.space != nil && len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) && k.space.absent(path[1:]) {
+		writeNotFound(rw, req, path[1:])
+		return
+	}
+	k.serveLookup(rw, req, path)
+}
+
+// serveLookup answers a code from Redis, or passes the request on: GET and
+// HEAD with a retry when a dying replica leaves them unanswered.
+func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path string) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		k.next.ServeHTTP(rw, req)
 		return
 	}
-	if len(path) == 1+link.CodeLength && link.IsCode(path[1:]) {
-		if space := k.edge.space; space != nil && space.absent(path[1:]) {
-			writeNotFound(rw, req, path[1:])
-			return
-		}
+	if len(path) == codePathLength && link.IsCode(path[1:]) {
 		if location := k.edge.lookup(path[1:]); location != nil {
 			h := rw.Header()
 			h["Location"] = location
@@ -194,24 +202,38 @@ func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string)
 }
 
 // writeNotFound answers a code no link can have as the backend would: the
-// page for browsers, JSON for anyone else.
+// page for browsers, JSON for anyone else. Headers are set as map entries and
+// the body is made once: calls cost under Yaegi.
 func writeNotFound(rw http.ResponseWriter, req *http.Request, code string) {
 	h := rw.Header()
-	if link.WantsHTML(req.Header.Get("Accept")) {
-		for _, kv := range link.PageSecurityHeaders {
-			h.Set(kv[0], kv[1])
-		}
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		rw.WriteHeader(http.StatusNotFound)
-		if req.Method != http.MethodHead {
-			rw.Write([]byte(link.NotFoundPage(code)))
-		}
+	if accept := req.Header["Accept"]; len(accept) > 0 && link.WantsHTML(accept[0]) {
+		writeNotFoundPage(rw, req, code)
 		return
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
 	rw.WriteHeader(http.StatusNotFound)
 	if req.Method != http.MethodHead {
-		rw.Write([]byte(link.NotFoundJSON))
+		rw.Write(notFoundJSON)
+	}
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	htmlContentType = []string{"text/html; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+	notFoundJSON    = []byte(link.NotFoundJSON)
+)
+
+// writeNotFoundPage is writeNotFound's answer to a browser.
+func writeNotFoundPage(rw http.ResponseWriter, req *http.Request, code string) {
+	h := rw.Header()
+	for _, kv := range link.PageSecurityHeaders {
+		h.Set(kv[0], kv[1])
+	}
+	h["Content-Type"] = htmlContentType
+	rw.WriteHeader(http.StatusNotFound)
+	if req.Method != http.MethodHead {
+		rw.Write([]byte(link.NotFoundPage(code)))
 	}
 }

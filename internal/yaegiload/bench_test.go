@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
 
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 type discard struct{ h http.Header }
@@ -71,11 +73,34 @@ func BenchmarkInterpreted(b *testing.B) {
 		warm(b, h, "/bYae001")
 		benchHandler(b, h, "/bYae001")
 	})
+	b.Run("UnknownCode", func(b *testing.B) {
+		own := testenv.NewRedis(b) // codes:issued is one key per Redis
+		codec, _ := link.NewCodec("the yaegi benchmark's code secret")
+		oc := goredis.NewClient(&goredis.Options{Addr: own.Addr()})
+		defer oc.Close()
+		oc.Set(context.Background(), link.CodesIssuedKey, link.FormatIssued(codec.Fingerprint(), 1000), 0)
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": own.Addr(), "CodeSecret": "the yaegi benchmark's code secret"}, passedOn)
+		unknown, _ := codec.Encode(1 << 41)
+		deadline := time.Now().Add(10 * time.Second)
+		for serveCode(h, "/"+unknown) != http.StatusNotFound {
+			if time.Now().After(deadline) {
+				b.Fatal("plugin never answered 404 for an unknown code")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		benchHandler(b, h, "/"+unknown)
+	})
 	b.Run("RedisHit", func(b *testing.B) {
 		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "DisableHotCache": true}, passedOn)
 		warm(b, h, "/bYae001")
 		benchHandler(b, h, "/bYae001")
 	})
+}
+
+func serveCode(h http.Handler, path string) int {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec.Code
 }
 
 func warm(b *testing.B, h http.Handler, path string) {
