@@ -234,4 +234,7 @@ func TestRedisDownThroughTraefik(t *testing.T) {
 	if r := do(t, "GET", s.Traefik.URL()+"/health", "", ""); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("/health with Redis down = %d, want 503 (it reports, the pool uses /health/ready)", r.Status)
 	}
+	if r := do(t, "GET", s.Backends[0].URL()+"/health/live", "", ""); r.Status != http.StatusOK {
+		t.Errorf("/health/live with Redis down = %d, want 200 (a liveness probe must not restart the replica)", r.Status)
+	}
 }

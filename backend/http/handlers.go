@@ -215,6 +215,14 @@ type healthResponse struct {
 }
 
 // handleReady is the load balancer's check: 503 only when the replica can serve nothing.
+// handleLive answers while the process serves HTTP: a liveness probe on it
+// never restarts a replica because Postgres or Redis is away.
+func (s *server) handleLive() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.respond(w, http.StatusOK, healthResponse{Status: "alive"})
+	}
+}
+
 func (s *server) handleReady() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -33,6 +33,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodHead, "/api/openapi.json", s.instrument("openapi", s.handleOpenAPI()))
 	r.Handler(http.MethodGet, "/health", s.instrument("health", s.handleHealth()))
 	r.Handler(http.MethodHead, "/health", s.instrument("health", s.handleHealth()))
+	r.Handler(http.MethodGet, "/health/live", s.instrument("live", s.handleLive()))
+	r.Handler(http.MethodHead, "/health/live", s.instrument("live", s.handleLive()))
 	r.Handler(http.MethodGet, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodHead, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))

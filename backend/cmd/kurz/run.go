@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kurzlink/kurz"
 	"github.com/kurzlink/kurz/backend"
 	kurzhttp "github.com/kurzlink/kurz/backend/http"
 	"github.com/kurzlink/kurz/backend/postgres"
@@ -30,8 +31,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return healthcheck(ctx, getenv)
 		case "keys":
 			return runKeys(ctx, args[2:], getenv, stdout)
+		case "plugin-source": // for Traefik's init container on Kubernetes: the image has no cp
+			if len(args) != 3 {
+				return fmt.Errorf("usage: kurz plugin-source DIR (Traefik's plugins-local/src/github.com/kurzlink/kurz)")
+			}
+			return kurz.WritePluginSource(args[2])
 		default:
-			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\" or \"healthcheck\"", args[1])
+			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\", \"healthcheck\" or \"plugin-source\"", args[1])
 		}
 	}
 	cfg, err := loadConfig(getenv)

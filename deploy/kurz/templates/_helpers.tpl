@@ -1,0 +1,27 @@
+{{/* The name of everything this release makes for the backends. */}}
+{{- define "kurz.fullname" -}}
+{{- printf "%s-kurz" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select the backend pods. */}}
+{{- define "kurz.selectorLabels" -}}
+app.kubernetes.io/name: kurz
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: backend
+{{- end -}}
+
+{{- define "kurz.labels" -}}
+{{ include "kurz.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "kurz.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* The Sentinels' addresses, host:port, for the backend and the plugin. */}}
+{{- define "kurz.sentinelAddress" -}}
+{{ .Values.redis.name }}-sentinel.{{ .Release.Namespace }}.svc:26379
+{{- end -}}
