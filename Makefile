@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run run-ha keys test test-go test-yaegi bench fuzz deps deps-test traefik build clean
+.PHONY: run run-ha keys test test-go test-yaegi test-deploy k8s bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -13,13 +13,21 @@ run-ha: deps traefik build
 	./bin/kurz-stack ha
 
 ## test: unit, integration, Yaegi, end-to-end and browser tests against real servers and the pinned Traefik
-test: deps-test traefik test-yaegi test-go
+test: deps-test traefik test-yaegi test-go test-deploy
 
 test-go:
 	KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -p 2 -timeout 20m ./...
 
 test-yaegi:
 	scripts/yaegi-test.sh
+
+# deploy/ is a module of its own: Helm and the Kubernetes API stay out of kurz's.
+test-deploy:
+	cd deploy && KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -timeout 10m ./...
+
+## k8s: render the Helm chart offline (default and HA-off values) into out/k8s/, and the plugin's checksum into deploy/traefik-values.yaml
+k8s:
+	cd deploy && $(GO) run ./cmd/render $(CURDIR)/out/k8s
 
 ## fuzz: run each fuzz target for FUZZTIME (default 1m); their seed corpora run in make test
 FUZZTIME ?= 1m

@@ -1,6 +1,6 @@
 {{/* The name of everything this release makes for the backends. */}}
 {{- define "kurz.fullname" -}}
-{{- printf "%s-kurz" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- if contains "kurz" .Release.Name }}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{ else }}{{ printf "%s-kurz" .Release.Name | trunc 63 | trimSuffix "-" }}{{ end -}}
 {{- end -}}
 
 {{/* Labels that select the backend pods. */}}
@@ -24,4 +24,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The Sentinels' addresses, host:port, for the backend and the plugin. */}}
 {{- define "kurz.sentinelAddress" -}}
 {{ .Values.redis.name }}-sentinel.{{ .Release.Namespace }}.svc:26379
+{{- end -}}
+
+{{/* A route's rule, as in traefik/dynamic/kurz.yml, limited to traefik.host when set. Args: host, rule. */}}
+{{- define "kurz.match" -}}
+{{- $host := index . 0 -}}{{- $rule := index . 1 -}}
+{{- if $host }}{{ printf "Host(`%s`) && (%s)" $host $rule | quote }}{{ else }}{{ $rule | quote }}{{ end -}}
 {{- end -}}
