@@ -187,7 +187,8 @@ func translate(err error) error {
 		switch pgErr.Code {
 		case "23505":
 			return backend.Wrap(backend.ECONFLICT, err, "already exists")
-		case "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
+		// 25006: a connection to a primary that was just demoted (a failover) is read-only.
+		case "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "25006":
 			return backend.Wrap(backend.EUNAVAILABLE, err, "database unavailable")
 		}
 		return backend.Wrap(backend.EINTERNAL, err, "database error")

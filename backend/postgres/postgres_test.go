@@ -139,3 +139,21 @@ func TestPgbenchScriptMatchesSchema(t *testing.T) {
 		}
 	}
 }
+
+// A primary demoted under a pooled connection answers "read-only transaction"
+// (SQLSTATE 25006): unavailable for now, retryable, not an internal error.
+func TestReadOnlyPrimaryIsUnavailable(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	if err := MustOpen(t, url).Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db := MustOpen(t, url+sep+"default_transaction_read_only=on")
+	_, _, err := db.CreateLink(context.Background(), backend.Link{ID: 1, Code: "readOnl", URL: "https://example.com/", URLHash: backend.HashURL("https://example.com/"), Dedup: true})
+	if got, want := backend.ErrorCode(err), backend.EUNAVAILABLE; got != want {
+		t.Errorf("error code = %q (%v), want %q", got, err, want)
+	}
+}
