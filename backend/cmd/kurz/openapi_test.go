@@ -82,6 +82,7 @@ func TestOpenAPIResponsesValidate(t *testing.T) {
 		{"DELETE", "/api/links/openapi-alias", ""},
 		{"GET", "/api/openapi.json", ""},
 		{"GET", "/health", ""},
+		{"GET", "/health/live", ""},
 		{"GET", "/" + code, ""},
 		{"GET", "/zzzzzzz", ""},
 		{"GET", "/" + code + "/qr", ""},
