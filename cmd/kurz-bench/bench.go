@@ -15,10 +15,10 @@ import (
 type bench struct {
 	settings
 	stack    *stack.Stack
-	ceiling  *stack.Traefik     // the plugin's route answered by redirectRegex, configured as the edge's Traefik (no metrics, as shipped)
+	ceiling  *stack.Traefik    // the plugin's route answered by redirectRegex, configured as the edge's Traefik (no metrics, as shipped)
 	metered  [2]*stack.Traefik // the ceiling with entrypoint metrics, and with router and service labels too: what they cost
-	replica  *stack.Redis    // of the stack's Redis, for the failover
-	sentinel *stack.Sentinel // watching the stack's Redis as "kurz"
+	replica  *stack.Redis      // of the stack's Redis, for the failover
+	sentinel *stack.Sentinel   // watching the stack's Redis as "kurz"
 	state    string
 	codes    []string   // seeded codes, in creation order
 	idleRSS  [2]float64 // MB of Traefik with and without the plugin, before any load

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,23 +119,20 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 		PostgresPort: port("KURZ_POSTGRES_PORT", 15432),
 		Durable:      true,
 		Env:          map[string]string{},
-		AccessLog:    get("KURZ_TRAEFIK_ACCESS_LOG", ""),
-		Metrics:      get("KURZ_TRAEFIK_METRICS", ""),
 	}
-	switch cfg.Metrics {
-	case "", "off":
-		cfg.Metrics = ""
-	case "entrypoints", "all":
-	default:
-		errs = append(errs, "KURZ_TRAEFIK_METRICS must be off, entrypoints or all")
+	// off (or empty) or one of the levels; "" means off to the stack.
+	level := func(key string, levels ...string) string {
+		v := get(key, "")
+		if v == "" || v == "off" {
+			return ""
+		}
+		if !slices.Contains(levels, v) {
+			errs = append(errs, key+" must be off, "+strings.Join(levels, " or "))
+		}
+		return v
 	}
-	switch cfg.AccessLog {
-	case "", "off":
-		cfg.AccessLog = ""
-	case "errors", "all":
-	default:
-		errs = append(errs, "KURZ_TRAEFIK_ACCESS_LOG must be off, errors or all")
-	}
+	cfg.AccessLog = level("KURZ_TRAEFIK_ACCESS_LOG", "errors", "all")
+	cfg.Metrics = level("KURZ_TRAEFIK_METRICS", "entrypoints", "all")
 	replicas := port("KURZ_REPLICAS", 3)
 	first := port("KURZ_BACKEND_PORT", 18081)
 	for i := 0; i < replicas; i++ {
