@@ -79,7 +79,9 @@ func TestFlushExactlyOnceWhenRedisIsSlow(t *testing.T) {
 			r := mustStartRedis(t)
 			code := "tSlw" + tc.name[:3]
 			mustDo(t, r.addr, "SET", "code:"+code, "https://example.com/slow")
-			h, _ := mustNewConnected(t, testConfig(r.addr, tc.ttl))
+			cfg := testConfig(r.addr, tc.ttl)
+			cfg.ReadTimeout = shortReadTimeout // the stall outlasts it
+			h, _ := mustNewConnected(t, cfg)
 			e := h.(*Kurz).edge
 			mustServe(t, h, code, 1)
 			mustHits(t, r.addr, code, 1)
@@ -281,7 +283,8 @@ func TestConcurrentFlushesCountOnce(t *testing.T) {
 	r := mustStartRedis(t)
 	mustDo(t, r.addr, "SET", "code:tCon001", "https://example.com/concurrent")
 	cfg := testConfig(r.addr, "37s")
-	cfg.FlushInterval = "1h" // only the flushers below
+	cfg.FlushInterval = "1h"           // only the flushers below
+	cfg.ReadTimeout = shortReadTimeout // the stalls outlast it
 	h, _ := mustNewConnected(t, cfg)
 	e := h.(*Kurz).edge
 	const served = 600

@@ -57,14 +57,20 @@ func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
 }
 
 // testConfig returns defaults for addr; ttl makes the settings (and so the shared edge) unique.
+// Its timeouts are long: a slow machine (Yaegi, CI) must not fail a lookup;
+// tests of stalls set the shipped short read timeout themselves.
 func testConfig(addr, ttl string) *Config {
 	cfg := CreateConfig()
 	cfg.RedisAddress = addr
 	cfg.HotCacheTTL = ttl
 	cfg.FlushInterval = "50ms"
 	cfg.Cooldown = "300ms"
+	cfg.DialTimeout, cfg.ReadTimeout = "1s", "1s"
 	return cfg
 }
+
+// shortReadTimeout is the shipped read timeout, for tests whose Redis stalls past it.
+const shortReadTimeout = "100ms"
 
 func TestNew(t *testing.T) {
 	for _, tc := range []struct {
