@@ -59,7 +59,9 @@ type redisClient struct {
 	openUntil time.Time
 	failures  int64 // dials and timeouts that opened the breaker
 
-	// The watchdog's view of the batch in flight: its number and when first seen.
+	// The watchdog's view of the batch in flight: its connection, its number
+	// (counted per connection) and when first seen.
+	watchedPipe  *pipe
 	watchedBatch int64
 	watchedSince time.Time
 }
@@ -329,8 +331,11 @@ func (c *redisClient) watchdog() {
 	}
 	now := time.Now()
 	p.mu.Lock()
-	if p.inflight == nil || p.batches != c.watchedBatch {
-		c.watchedBatch, c.watchedSince = p.batches, now // only the watchdog touches these
+	if p.inflight == nil || p != c.watchedPipe || p.batches != c.watchedBatch {
+		// Only the watchdog touches these; one field a statement (Yaegi).
+		c.watchedPipe = p
+		c.watchedBatch = p.batches
+		c.watchedSince = now
 	} else if now.Sub(c.watchedSince) > c.replyDeadline() {
 		p.mu.Unlock()
 		p.fail(errStalled)

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -141,7 +142,12 @@ func TestIdleConnectionClosedByServer(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		time.Sleep(2500 * time.Millisecond) // past the server's timeout and the flush of the last hit
 		if got := serve(h, "GET", "/tIdle01").Code; got != http.StatusMovedPermanently {
-			t.Fatalf("lookup %d after an idle period = %d, want 301", i, got)
+			e.redis.mu.Lock()
+			failures, open, dialing := e.redis.failures, e.redis.openUntil, e.redis.dialing
+			e.redis.mu.Unlock()
+			v := mustDo(t, r.addr, "GET", "code:tIdle01")
+			t.Fatalf("lookup %d after an idle period = %d, want 301 (breaker failures %d, open until %s, dialing %v; stats %+v; the key holds %q)",
+				i, got, failures, open.Format("15:04:05.000"), dialing, e.snapshot(), v.val)
 		}
 	}
 	e.redis.mu.Lock()
@@ -318,4 +324,35 @@ func TestConcurrentFlushesCountOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	mustHits(t, r.addr, "tCon001", served)
+}
+
+// The watchdog fails only a batch it saw in flight too long on the same
+// connection: a new connection's first batch, numbered like the last one it
+// watched on the old connection, is not overdue.
+func TestWatchdogIsNotFooledByANewConnection(t *testing.T) {
+	c := newRedisClient(redisOptions{addr: "127.0.0.1:1", dialTimeout: 10 * time.Millisecond, readTimeout: 10 * time.Millisecond, cooldown: time.Millisecond})
+	newPipe := func() *pipe {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		p := &pipe{conn: a, client: c, batches: 1, inflight: []*call{newCall()}}
+		p.cond = sync.NewCond(&p.mu)
+		return p
+	}
+	old := newPipe()
+	c.p = old
+	c.watchdog() // watches batch 1 of the old connection
+	old.mu.Lock()
+	old.inflight = nil
+	old.mu.Unlock()
+	c.p = nil // the old connection closed; later a new one sends its first batch
+	time.Sleep(2 * c.replyDeadline())
+	fresh := newPipe()
+	c.p = fresh
+	c.watchdog()
+	fresh.mu.Lock()
+	dead := fresh.dead
+	fresh.mu.Unlock()
+	if dead {
+		t.Error("the watchdog failed a new connection's first batch as overdue")
+	}
 }
