@@ -1,5 +1,6 @@
 // Command render writes kurz's chart, rendered offline with the default and
-// with the HA-off values, into out/k8s/ (make k8s).
+// with the HA-off values, and the values for Traefik's chart into out/k8s/
+// (make k8s), after writing the plugin source's checksum into those values.
 package main
 
 import (
@@ -26,6 +27,14 @@ func run(args []string) error {
 		return err
 	}
 	if err := deploy.UpdatePluginChecksum("traefik-values.yaml"); err != nil {
+		return err
+	}
+	// The official Traefik chart is installed from its repository with these values.
+	values, err := os.ReadFile("traefik-values.yaml")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "traefik-values.yaml"), values, 0o644); err != nil {
 		return err
 	}
 	for name, values := range map[string][]string{
