@@ -118,11 +118,7 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 				return Link{}, false, Wrap(EINTERNAL, err, "internal error")
 			}
 		}
-		if len(alias) == link.CodeLength { // the edge cannot decode it: listed and announced
-			stored, err := s.createEdgeAlias(ctx, l)
-			return stored, err == nil, err
-		}
-		stored, created, err := s.store.CreateLink(ctx, l)
+		stored, created, err := s.insert(ctx, l, alias != "")
 		if ErrorCode(err) == ECONFLICT && alias == "" && attempt < 3 {
 			s.logger.Warn("generated code already taken (an alias, or a changed code secret)", "code", l.Code)
 			continue
@@ -138,25 +134,24 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 	}
 }
 
-// createEdgeAlias creates a link with an alias of link.CodeLength characters
-// and announces it to the edges before the create is answered (stored, and
-// retried in the background if Redis does not answer).
-func (s *Shortener) createEdgeAlias(ctx context.Context, l Link) (Link, error) {
-	stored, inv, err := s.store.CreateAlias(ctx, l)
-	if ErrorCode(err) == ECONFLICT {
-		s.giveBackID(l.ID)
-		return Link{}, Errorf(ECONFLICT, "the alias %q is taken", l.Code)
+// insert stores l. An alias of link.CodeLength characters, which the edge
+// cannot decode, is listed and announced to the edges before the create is
+// answered (stored with it, and retried in the background if Redis does not
+// answer).
+func (s *Shortener) insert(ctx context.Context, l Link, isAlias bool) (Link, bool, error) {
+	if !isAlias || len(l.Code) != link.CodeLength {
+		return s.store.CreateLink(ctx, l)
 	}
+	stored, inv, err := s.store.CreateAlias(ctx, l)
 	if err != nil {
-		s.giveBackID(l.ID)
-		return Link{}, err
+		return Link{}, false, err
 	}
 	started := time.Now()
 	if s.inval.Apply(ctx, inv) != nil {
-		// Retried in the background; meanwhile no edge may still trust a view without it.
+		// Meanwhile no edge may still trust a view without it.
 		time.Sleep(time.Until(started.Add(link.IssuedFreshFor)))
 	}
-	return stored, nil
+	return stored, true, nil
 }
 
 func (s *Shortener) nextID(ctx context.Context) (int64, error) {

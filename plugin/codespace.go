@@ -57,7 +57,7 @@ const (
 	roundMul2 = 0x94d049bb133111eb
 )
 
-// absent reports whether no link can have code, counting the 404 it answers.
+// absent reports whether no link can have code.
 // It holds inlined copies of link.Codec's Decode and Unpermute, the rounds
 // unrolled: under Yaegi every call and loop turn costs more than the
 // arithmetic. Keep them alike.
@@ -80,9 +80,6 @@ func (s *codeSpace) absent(code string) bool {
 	now := time.Now()
 	s.mu.Lock()
 	absent := id > s.limit && s.loaded && s.subscribed && now.Before(s.freshUntil) && now.After(s.graceUntil) && !s.aliases[code]
-	if absent {
-		s.answered++
-	}
 	s.mu.Unlock()
 	return absent
 }

@@ -254,25 +254,17 @@ type pipe struct {
 // dialPipe connects, authenticates and selects the database synchronously,
 // then starts the reader.
 func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
-	addr, err := masterAddr(o)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := net.DialTimeout("tcp", addr, o.dialTimeout)
+	conn, r, err := dialMaster(o, 32<<10, true)
 	if err != nil {
 		return nil, err
 	}
 	// One field at a time: Yaegi panicked on a multi-field assignment with a net.Conn.
 	p := &pipe{}
 	p.conn = conn
-	p.r = bufio.NewReaderSize(conn, 32<<10)
+	p.r = r
 	p.readTimeout = o.readTimeout
 	p.client = client
 	p.cond = sync.NewCond(&p.mu)
-	if err := handshake(conn, p.r, o, true); err != nil {
-		conn.Close()
-		return nil, err
-	}
 	if len(o.sentinels) > 0 {
 		if err := confirmMaster(conn, p.r, o); err != nil {
 			conn.Close()
@@ -281,6 +273,25 @@ func dialPipe(o redisOptions, client *redisClient) (*pipe, error) {
 	}
 	go p.readLoop()
 	return p, nil
+}
+
+// dialMaster connects to the master (through Sentinel if configured) and
+// authenticates; with selectDB it also selects the database (pub/sub ignores it).
+func dialMaster(o redisOptions, readerSize int, selectDB bool) (net.Conn, *bufio.Reader, error) {
+	addr, err := masterAddr(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := net.DialTimeout("tcp", addr, o.dialTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := bufio.NewReaderSize(conn, readerSize)
+	if err := handshake(conn, r, o, selectDB); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, r, nil
 }
 
 // handshake authenticates and, when selectDB, selects the database.

@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"bufio"
-	"net"
 	"time"
 
 	"github.com/kurzlink/kurz/link"
@@ -40,19 +38,11 @@ func (e *edge) subscribe() {
 // subscribeOnce subscribes and drops announced codes until the connection fails.
 func (e *edge) subscribeOnce() (subscribed bool, err error) {
 	o := e.redis.options()
-	addr, err := masterAddr(o)
-	if err != nil {
-		return false, err
-	}
-	conn, err := net.DialTimeout("tcp", addr, o.dialTimeout)
+	conn, r, err := dialMaster(o, 4096, false)
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close()
-	r := bufio.NewReader(conn)
-	if err := handshake(conn, r, o, false); err != nil {
-		return false, err
-	}
 	if _, err := conn.Write(appendCommand(nil, "SUBSCRIBE", link.InvalidateChannel)); err != nil {
 		return false, err
 	}

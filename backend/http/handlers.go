@@ -214,7 +214,6 @@ type healthResponse struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// handleReady is the load balancer's check: 503 only when the replica can serve nothing.
 // handleLive answers while the process serves HTTP: a liveness probe on it
 // never restarts a replica because Postgres or Redis is away.
 func (s *server) handleLive() http.HandlerFunc {
@@ -223,6 +222,7 @@ func (s *server) handleLive() http.HandlerFunc {
 	}
 }
 
+// handleReady is the load balancer's check: 503 only when the replica can serve nothing.
 func (s *server) handleReady() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

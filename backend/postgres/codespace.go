@@ -55,12 +55,12 @@ func (db *DB) CountEdgeAliases(ctx context.Context) (int64, error) {
 }
 
 // SecretMismatchError says that the code secret is not the one the
-// database's codes were made with.
-type SecretMismatchError struct{ Have, Stored string }
+// database's codes were made with; Evidence says how that shows.
+type SecretMismatchError struct{ Have, Evidence string }
 
 func (e *SecretMismatchError) Error() string {
-	return fmt.Sprintf("KURZ_CODE_SECRET (fingerprint %s) is not the secret this database's codes were made with (fingerprint %s): "+
-		"set the secret it was made with. With another one, new codes could take ids of old ones and the edge would answer 404 for existing links", e.Have, e.Stored)
+	return fmt.Sprintf("KURZ_CODE_SECRET (fingerprint %s) is not the secret this database's codes were made with (%s): "+
+		"set the secret it was made with. With another one, new codes could take ids of old ones and the edge would answer 404 for existing links", e.Have, e.Evidence)
 }
 
 // ClaimCodeSpace checks the code secret against the one the database's codes
@@ -78,7 +78,7 @@ func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 		err := tx.QueryRow(ctx, `SELECT fingerprint FROM code_space`).Scan(&stored)
 		if err == nil {
 			if stored != codec.Fingerprint() {
-				return &SecretMismatchError{Have: codec.Fingerprint(), Stored: stored}
+				return &SecretMismatchError{Have: codec.Fingerprint(), Evidence: "fingerprint " + stored}
 			}
 			return nil
 		}
@@ -91,7 +91,7 @@ func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 		err = tx.QueryRow(ctx, `SELECT id, short_code FROM url_mappings WHERE dedup ORDER BY id DESC LIMIT 1`).Scan(&id, &code)
 		if err == nil {
 			if want, _ := codec.Encode(id); want != code {
-				return &SecretMismatchError{Have: codec.Fingerprint(), Stored: "of the code " + code}
+				return &SecretMismatchError{Have: codec.Fingerprint(), Evidence: fmt.Sprintf("link %d has the code %s, this secret gives it %s", id, code, want)}
 			}
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
