@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run run-ha keys test test-go test-yaegi test-deploy k8s bench fuzz deps deps-test traefik build clean
+.PHONY: run run-ha keys test test-go test-yaegi test-deploy compose-test k8s bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -13,7 +13,7 @@ run-ha: deps traefik build
 	./bin/kurz-stack ha
 
 ## test: unit, integration, Yaegi, end-to-end and browser tests against real servers and the pinned Traefik
-test: deps-test traefik test-yaegi test-go test-deploy
+test: deps-test traefik test-yaegi test-go test-deploy compose-test
 
 test-go:
 	KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -p 2 -timeout 20m ./...
@@ -24,6 +24,10 @@ test-yaegi:
 # deploy/ is a module of its own: Helm and the Kubernetes API stay out of kurz's.
 test-deploy:
 	cd deploy && KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -timeout 10m ./...
+
+## compose-test: docker-compose.yml for real, with images built here (installs docker.io and starts dockerd when root; see README)
+compose-test:
+	scripts/compose-test.sh
 
 ## k8s: render the Helm chart offline (default and HA-off values) into out/k8s/, and the plugin's checksum into deploy/traefik-values.yaml
 k8s:

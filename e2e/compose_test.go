@@ -49,7 +49,7 @@ func TestDockerCompose(t *testing.T) {
 	t.Run("Topology", func(t *testing.T) {
 		got := p.ServiceNames()
 		slices.Sort(got)
-		if want := []string{"backend", "postgres", "redis", "traefik"}; !slices.Equal(got, want) {
+		if want := []string{"backend", "postgres", "redis", "socket-proxy", "traefik"}; !slices.Equal(got, want) {
 			t.Errorf("services = %v, want %v", got, want)
 		}
 	})
@@ -62,8 +62,10 @@ func TestDockerCompose(t *testing.T) {
 		for _, v := range tr.Volumes {
 			mounts[v.Target] = v
 		}
+		if _, ok := mounts["/var/run/docker.sock"]; ok {
+			t.Error("Traefik mounts the Docker socket: it must read the API through socket-proxy")
+		}
 		for target, source := range map[string]string{
-			"/var/run/docker.sock": "/var/run/docker.sock",
 			"/etc/traefik/dynamic": "traefik/dynamic",
 			"/plugins-local/src/github.com/kurzlink/kurz/.traefik.yml": ".traefik.yml",
 			"/plugins-local/src/github.com/kurzlink/kurz/plugin":       "plugin",
@@ -81,6 +83,9 @@ func TestDockerCompose(t *testing.T) {
 		for k, want := range map[string]string{
 			"TRAEFIK_PROVIDERS_DOCKER":                          "true",
 			"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT":         "false",
+			"TRAEFIK_PROVIDERS_DOCKER_ENDPOINT":                 "tcp://socket-proxy:2375",
+			"TRAEFIK_PROVIDERS_DOCKER_NETWORK":                  "kurz_kurz",
+			"TRAEFIK_PROVIDERS_DOCKER_CONSTRAINTS":              "Label(`com.docker.compose.project`, `kurz`)",
 			"TRAEFIK_EXPERIMENTAL_LOCALPLUGINS_KURZ_MODULENAME": "github.com/kurzlink/kurz",
 			"TRAEFIK_PROVIDERS_FILE_DIRECTORY":                  "/etc/traefik/dynamic",
 			"KURZ_BACKEND_SERVICE":                              "kurz-backend@docker",
@@ -95,6 +100,27 @@ func TestDockerCompose(t *testing.T) {
 			}
 		}
 	})
+	t.Run("SocketProxyReadOnlyAndInternal", func(t *testing.T) {
+		sp := svc("socket-proxy")
+		if !strings.HasPrefix(sp.Image, "tecnativa/docker-socket-proxy:v") {
+			t.Errorf("socket-proxy image = %q, want a pinned tecnativa/docker-socket-proxy", sp.Image)
+		}
+		if len(sp.Volumes) != 1 || sp.Volumes[0].Target != "/var/run/docker.sock" || !sp.Volumes[0].ReadOnly {
+			t.Errorf("socket-proxy volumes = %+v, want the Docker socket read-only", sp.Volumes)
+		}
+		if v := sp.Environment["CONTAINERS"]; v == nil || *v != "1" {
+			t.Errorf("socket-proxy CONTAINERS = %v, want 1", v)
+		}
+		if v := sp.Environment["POST"]; v != nil && *v != "0" {
+			t.Errorf("socket-proxy POST = %v: Traefik only reads", *v)
+		}
+		if len(sp.Ports) != 0 || len(sp.Networks) != 1 || !p.Networks["docker-api"].Internal {
+			t.Errorf("socket-proxy must be reachable on the internal docker-api network only: ports %v networks %v", sp.Ports, sp.Networks)
+		}
+		if _, ok := sp.Networks["docker-api"]; !ok {
+			t.Errorf("socket-proxy networks = %v, want docker-api", sp.Networks)
+		}
+	})
 	t.Run("BackendsFromLabelsWithHealthChecks", func(t *testing.T) {
 		b := svc("backend")
 		if b.Build == nil || b.Deploy == nil || b.Deploy.Replicas == nil || *b.Deploy.Replicas < 3 {
@@ -104,8 +130,8 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("backend publishes ports %v: it must be reached through Traefik only (and scale)", b.Ports)
 		}
 		for k, want := range map[string]string{
-			"traefik.enable": "true",
-			"traefik.http.services.kurz-backend.loadbalancer.server.port":          "8080",
+			"traefik.enable":                 "true",
+			"traefik.docker.allownonrunning": "true",
 			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path":     "/health/ready",
 			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.interval": "10s",
 			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.timeout":  "3s",

@@ -28,12 +28,6 @@ func TestDockerStaticConfigurationLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env []string // the container's environment: docker.env and the compose file's
-	for k, v := range tr.Environment {
-		if v != nil {
-			env = append(env, k+"="+*v)
-		}
-	}
 	web, api := testenv.FreePort(t), testenv.FreePort(t)
 	dir := t.TempDir()
 	plugins := filepath.Join(dir, "plugins-local", "src", "github.com", "kurzlink")
@@ -43,13 +37,25 @@ func TestDockerStaticConfigurationLoads(t *testing.T) {
 	if err := os.Symlink(root, filepath.Join(plugins, "kurz")); err != nil {
 		t.Fatal(err)
 	}
-	env = append(env,
-		fmt.Sprintf("TRAEFIK_ENTRYPOINTS_WEB_ADDRESS=127.0.0.1:%d", web), // the container's ports, moved
-		fmt.Sprintf("TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS=127.0.0.1:%d", api),
-		"TRAEFIK_PROVIDERS_FILE_DIRECTORY="+filepath.Join(root, "traefik", "dynamic"),
-		"TRAEFIK_PROVIDERS_DOCKER_ENDPOINT=unix://"+filepath.Join(dir, "no-docker.sock"),
-		"KURZ_REDIS_ADDR=127.0.0.1:1",
-	)
+	moved := map[string]string{ // the container's addresses and paths, moved here
+		"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS":     fmt.Sprintf("127.0.0.1:%d", web),
+		"TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS": fmt.Sprintf("127.0.0.1:%d", api),
+		"TRAEFIK_PROVIDERS_FILE_DIRECTORY":    filepath.Join(root, "traefik", "dynamic"),
+		"TRAEFIK_PROVIDERS_DOCKER_ENDPOINT":   "unix://" + filepath.Join(dir, "no-docker.sock"),
+		"KURZ_REDIS_ADDR":                     "127.0.0.1:1",
+	}
+	var env []string // the container's environment: docker.env and the compose file's
+	for k, v := range tr.Environment {
+		if m, ok := moved[k]; ok {
+			env = append(env, k+"="+m)
+			delete(moved, k)
+		} else if v != nil {
+			env = append(env, k+"="+*v)
+		}
+	}
+	for k, m := range moved {
+		env = append(env, k+"="+m)
+	}
 	p, err := stack.StartProcess(bin, nil, filepath.Join(dir, "traefik.log"), stack.ProcessOptions{Dir: dir, Env: env})
 	if err != nil {
 		t.Fatal(err)
