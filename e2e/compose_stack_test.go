@@ -123,9 +123,8 @@ func TestComposeStack(t *testing.T) {
 		}
 		killed := time.Now()
 		docker(t, "kill", ids[0])
-		// The health window: Traefik's health check interval plus its timeout
-		// (backend labels); the Docker provider drops a dead container sooner.
-		window := 13 * time.Second
+		// The Docker provider drops a dead container sooner than the health check.
+		window := HealthWindow(t, MustLoadCompose(t, "docker-compose.yml"))
 		c.WaitServersUp(t, 2)
 		t.Logf("Traefik dropped the killed backend after %v (window %v)", time.Since(killed).Round(100*time.Millisecond), window)
 		if d := time.Since(killed); d > window {

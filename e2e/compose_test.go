@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -35,6 +36,25 @@ func MustLoadCompose(tb testing.TB, files ...string) *types.Project {
 		tb.Fatalf("loading %v: %v", files, err)
 	}
 	return p
+}
+
+// HealthWindow is how long Traefik may send requests to a backend that stopped
+// being ready: its health check's interval plus timeout (the backend's labels).
+func HealthWindow(tb testing.TB, p *types.Project) time.Duration {
+	tb.Helper()
+	b, err := p.GetService("backend")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sum time.Duration
+	for _, k := range []string{"interval", "timeout"} {
+		d, err := time.ParseDuration(b.Labels["traefik.http.services.kurz-backend.loadbalancer.healthcheck."+k])
+		if err != nil {
+			tb.Fatalf("backend health check %s: %v", k, err)
+		}
+		sum += d
+	}
+	return sum
 }
 
 func TestDockerCompose(t *testing.T) {
@@ -132,13 +152,19 @@ func TestDockerCompose(t *testing.T) {
 		for k, want := range map[string]string{
 			"traefik.enable":                 "true",
 			"traefik.docker.allownonrunning": "true",
-			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path":     "/health/ready",
-			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.interval": "10s",
-			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.timeout":  "3s",
+			"traefik.http.services.kurz-backend.loadbalancer.healthcheck.path": "/health/ready",
 		} {
 			if got := b.Labels[k]; got != want {
 				t.Errorf("label %s = %q, want %q", k, got, want)
 			}
+		}
+		window := HealthWindow(t, p)
+		drain, err := time.ParseDuration(*b.Environment["KURZ_SHUTDOWN_DRAIN"])
+		if err != nil || drain <= window {
+			t.Errorf("KURZ_SHUTDOWN_DRAIN = %v (%v), want longer than Traefik's health window %v", drain, err, window)
+		}
+		if b.StopGracePeriod == nil || time.Duration(*b.StopGracePeriod) < drain+10*time.Second {
+			t.Errorf("stop_grace_period = %v, want the drain plus 10s to push and fold the last counts", b.StopGracePeriod)
 		}
 		for _, dep := range []string{"postgres", "redis"} {
 			if d, ok := b.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {

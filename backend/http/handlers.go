@@ -225,6 +225,10 @@ func (s *server) handleLive() http.HandlerFunc {
 // handleReady is the load balancer's check: 503 only when the replica can serve nothing.
 func (s *server) handleReady() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Draining != nil && s.cfg.Draining() {
+			s.respond(w, http.StatusServiceUnavailable, healthResponse{Status: "draining"})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.links.Ready(ctx); err != nil {

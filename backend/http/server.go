@@ -40,6 +40,7 @@ type Config struct {
 	CacheControl string   // sent with redirects
 	OpenKeyless  bool     // POST /api/shorten without a key (the management API always needs one)
 	CORSOrigins  []string // origins whose pages may call /api/ from a browser; none by default
+	Draining     func() bool // true once the replica is stopping: /health/ready answers 503
 }
 
 type server struct {

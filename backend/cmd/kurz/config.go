@@ -32,6 +32,7 @@ type config struct {
 	PGTimeout     time.Duration
 	RedisTimeout  time.Duration
 	StartTimeout  time.Duration
+	Drain         time.Duration // after SIGTERM: not ready, still serving, for this long
 	KeyCacheTTL   time.Duration // how long a checked key is remembered: the revocation bound
 	LogLevel      string
 	RequireAPIKey bool     // POST /api/shorten needs a key too
@@ -57,6 +58,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PGTimeout:     e.duration("KURZ_POSTGRES_TIMEOUT", 3*time.Second),
 		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT", 250*time.Millisecond),
 		StartTimeout:  e.duration("KURZ_START_TIMEOUT", 30*time.Second),
+		Drain:         e.duration("KURZ_SHUTDOWN_DRAIN", 0),
 		KeyCacheTTL:   e.duration("KURZ_KEY_CACHE_TTL", 10*time.Second),
 		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
 		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,10 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}, Blocked: blocklist}
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
+	var draining atomic.Bool
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
-		CORSOrigins: cfg.CORSOrigins,
+		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load,
 	}, reg)
 	if err != nil {
 		return err
@@ -125,11 +127,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
 		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second})
 	}
-	return serve(ctx, logger, servers)
+	drain := func() {
+		if cfg.Drain > 0 {
+			draining.Store(true)
+			logger.Info("draining: not ready, still serving", "for", cfg.Drain.String())
+			time.Sleep(cfg.Drain)
+		}
+	}
+	return serve(ctx, logger, servers, drain)
 }
 
-// serve runs every server until ctx ends or one fails, then shuts all down.
-func serve(ctx context.Context, logger *slog.Logger, servers []*http.Server) error {
+// serve runs every server until ctx ends or one fails, then drains and shuts all down.
+func serve(ctx context.Context, logger *slog.Logger, servers []*http.Server, drain func()) error {
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
@@ -146,6 +155,7 @@ func serve(ctx context.Context, logger *slog.Logger, servers []*http.Server) err
 	var err error
 	select {
 	case <-ctx.Done():
+		drain()
 		logger.Info("shutting down")
 	case err = <-errc:
 	}
