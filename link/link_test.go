@@ -1,7 +1,9 @@
 package link_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kurzlink/kurz/link"
 )
@@ -57,5 +59,29 @@ func TestKeys(t *testing.T) {
 	}
 	if got, want := link.URLHashKey("ab"), "urlhash:ab"; got != want {
 		t.Errorf("URLHashKey = %q, want %q", got, want)
+	}
+}
+
+func TestVisitsRoundTrip(t *testing.T) {
+	at := time.Unix(1700000000, 0).UTC()
+	in := []link.Visit{
+		{Code: "abcDEF1", At: at, Addr: "203.0.113.7", Referrer: "https://news.example/a?b", UserAgent: "Mozilla/5.0 (X11)\tx"},
+		{Code: "my-alias", At: at, Addr: "2001:db8::1", Referrer: "", UserAgent: strings.Repeat("u", 600)},
+	}
+	var b []byte
+	for _, v := range in {
+		b = link.AppendVisit(b, v)
+	}
+	b = append(b, "junk line\nabcDEF1\tnot-a-time\tx\ty\tz\n"...)
+	var got []link.Visit
+	malformed := link.ParseVisits(string(b), func(v link.Visit) { got = append(got, v) })
+	if malformed != 2 || len(got) != 2 {
+		t.Fatalf("parsed %d visits, %d malformed: %+v", len(got), malformed, got)
+	}
+	if got[0].UserAgent != "Mozilla/5.0 (X11) x" || got[0].Referrer != in[0].Referrer || !got[0].At.Equal(at) || got[0].Addr != in[0].Addr {
+		t.Errorf("visit = %+v", got[0])
+	}
+	if len(got[1].UserAgent) != link.MaxUserAgentBytes {
+		t.Errorf("user agent kept %d bytes, want %d", len(got[1].UserAgent), link.MaxUserAgentBytes)
 	}
 }

@@ -38,6 +38,10 @@ type edge struct {
 	unacked *hitBatch        // sent, not acknowledged: sent again as it is
 	batches int64            // batch ids handed out
 	stats   edgeStats
+
+	visitBatches []*visitBatch // packed visits waiting for Redis, oldest first
+	filling      *visitBatch   // the last of visitBatches while it takes more
+	queuedVisits int           // in visitBatches
 }
 
 // hitBatch is a flush of hits; its id makes a retry add nothing.
@@ -50,6 +54,7 @@ type hitBatch struct {
 // edgeStats count the rare events, for tests and logs; hits are not counted here.
 type edgeStats struct {
 	badValues, flushes, flushErrors, droppedHits, replacedFields int64
+	droppedVisits, fullStreamVisits                             int64 // not buffered; refused by a full stream
 	subscriptions                                                int64 // invalidation subscriptions made, the first included
 }
 
@@ -71,13 +76,13 @@ func newProcessID() string {
 }
 
 // sharedEdge returns the edge for these settings, creating it (and its background loops) once.
-func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool, flushEvery time.Duration, codec *link.Codec) *edge {
+func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits, analytics bool, flushEvery time.Duration, codec *link.Codec) *edge {
 	clientKey := o.key()
 	fingerprint := ""
 	if codec != nil {
 		fingerprint = codec.Fingerprint()
 	}
-	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%s|%s", clientKey, size, ttl, hot, countHits, flushEvery, fingerprint)
+	edgeKey := fmt.Sprintf("%s|%d|%s|%v|%v|%v|%s|%s", clientKey, size, ttl, hot, countHits, analytics, flushEvery, fingerprint)
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if e := edges[edgeKey]; e != nil {
@@ -102,6 +107,7 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits bool
 	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
 	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits,
 		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{}}
+	e.hot.visitsOn = analytics
 	if codec != nil {
 		e.space = newCodeSpace(codec)
 	}
@@ -243,6 +249,8 @@ func (e *edge) loop() {
 		e.redis.watchdog()
 		e.collect()
 		e.flush()
+		e.collectVisits()
+		e.flushVisits()
 	}
 }
 
@@ -344,6 +352,8 @@ func (e *edge) drain() {
 	for {
 		e.collect()
 		e.flush()
+		e.collectVisits()
+		e.flushVisits()
 		time.Sleep(drainTick)
 	}
 }

@@ -26,6 +26,10 @@ type hotCache struct {
 	tick     int64
 	gen      int64 // advanced by every drop and clear
 	closed   bool  // draining: nothing more is cached
+
+	visitsOn      bool       // visit analytics: GET redirects are recorded
+	visits        []visitRef // recorded since the edge's loop last took them
+	droppedVisits int64      // not recorded: maxBufferedVisits were waiting
 }
 
 func newHotCache(size int, ttlTicks int64) *hotCache {

@@ -35,6 +35,7 @@ type Config struct {
 	HotCacheTTL       string   `json:"hotCacheTTL,omitempty"`
 	DisableHotCache   bool     `json:"disableHotCache,omitempty"`
 	DisableHitCount   bool     `json:"disableHitCount,omitempty"`
+	DisableAnalytics  bool     `json:"disableAnalytics,omitempty"` // no visit analytics (referrers, browsers, countries)
 	FlushInterval     string   `json:"flushInterval,omitempty"` // how often counted hits go to Redis
 	// CodeSecret is the backends' KURZ_CODE_SECRET: with it the edge answers
 	// 404 itself for codes that cannot exist; empty leaves them to the backends.
@@ -132,7 +133,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		}
 		codec = c
 	}
-	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, flush, codec)
+	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, !config.DisableAnalytics, flush, codec)
 	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, space: e.space, status: config.RedirectStatus}
 	if config.CacheControl != "" {
 		k.cacheControl = []string{config.CacheControl}
@@ -152,6 +153,13 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		hot.mu.Lock()
 		if e := hot.entries[path[1:]]; e != nil {
 			e.hits++
+			if hot.visitsOn && req.Method == http.MethodGet { // an inlined copy of hotCache.addVisitLocked
+				if len(hot.visits) < maxBufferedVisits {
+					hot.visits = append(hot.visits, visitRef{code: e.code, header: req.Header, addr: req.RemoteAddr})
+				} else {
+					hot.droppedVisits++
+				}
+			}
 			hot.mu.Unlock()
 			h := rw.Header()
 			h["Location"] = e.location
@@ -189,6 +197,9 @@ func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path strin
 	}
 	if len(path) == codePathLength && link.IsCode(path[1:]) {
 		if location := k.edge.lookup(path[1:]); location != nil {
+			if req.Method == http.MethodGet && k.hot.visitsOn {
+				k.hot.addVisit(path[1:], req)
+			}
 			h := rw.Header()
 			h["Location"] = location
 			if k.cacheControl != nil {

@@ -1,0 +1,111 @@
+package link
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Visit analytics: edges and backends send the raw fields of each visit (a
+// GET redirect; HEAD is not a visit) to a Redis stream, a batch per entry;
+// backends parse user agents, look up countries and fold hourly roll-ups into
+// Postgres, moving a cursor in the same transaction (exactly once).
+//
+//	visits            stream  entries {n: visits, e: packed visits}, one per
+//	                          pushed batch; backends delete what they folded.
+//	visits:pushed:{id} string marks a batch added, so a retry adds nothing.
+//	visits:dropped    string  visits refused because the stream was full.
+const (
+	VisitsKey             = "visits"
+	VisitsPushedKeyPrefix = "visits:pushed:"
+	VisitsDroppedKey      = "visits:dropped"
+	// MaxVisitsPerPush bounds the visits of one stream entry.
+	MaxVisitsPerPush = 1000
+	// VisitsStreamCap bounds the stream's entries: with backends down, Redis
+	// holds at most this many batches (about 75 MB of typical visits, 420 MB
+	// at the field limits), then counts the visits it refuses in visits:dropped.
+	VisitsStreamCap = 500
+	// MaxUserAgentBytes and MaxReferrerBytes cut what a visit carries.
+	MaxUserAgentBytes = 256
+	MaxReferrerBytes  = 512
+)
+
+// AddVisitsScript appends one packed batch to the visits stream once per
+// batch id, unless the stream is full: then it counts the batch's visits in
+// visits:dropped. A key of another type in the stream's place is replaced.
+// KEYS: visits, visits:pushed:{id}, visits:dropped. ARGV: pushed TTL (ms),
+// cap, visits in the batch, the packed batch.
+// Returns -1 for a batch already added, 0 if dropped, 1 if added.
+const AddVisitsScript = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'stream' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  redis.call('INCRBY', KEYS[3], ARGV[3])
+  return 0
+end
+redis.call('XADD', KEYS[1], '*', 'n', ARGV[3], 'e', ARGV[4])
+return 1`
+
+// Visit is one visit as edges and backends send it: nothing is parsed yet.
+type Visit struct {
+	Code      string
+	At        time.Time // to the second
+	Addr      string    // the client's IP address
+	Referrer  string
+	UserAgent string
+}
+
+// AppendVisit packs v onto b as one line: code, unix seconds, address,
+// referrer and user agent, tab-separated; tabs and line breaks in the
+// header values become spaces, and they are cut to their limits.
+func AppendVisit(b []byte, v Visit) []byte {
+	b = append(b, v.Code...)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, v.At.Unix(), 10)
+	b = append(b, '\t')
+	b = appendField(b, v.Addr, 64)
+	b = append(b, '\t')
+	b = appendField(b, v.Referrer, MaxReferrerBytes)
+	b = append(b, '\t')
+	b = appendField(b, v.UserAgent, MaxUserAgentBytes)
+	return append(b, '\n')
+}
+
+func appendField(b []byte, s string, max int) []byte {
+	if len(s) > max {
+		s = s[:max]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\t' || c == '\n' || c == '\r' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// ParseVisits unpacks a batch; malformed lines are skipped and counted.
+func ParseVisits(packed string, visit func(Visit)) (malformed int) {
+	for len(packed) > 0 {
+		line := packed
+		if i := strings.IndexByte(packed, '\n'); i >= 0 {
+			line, packed = packed[:i], packed[i+1:]
+		} else {
+			packed = ""
+		}
+		f := strings.SplitN(line, "\t", 5)
+		if len(f) != 5 || !IsAlias(f[0]) {
+			malformed++
+			continue
+		}
+		sec, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || sec <= 0 {
+			malformed++
+			continue
+		}
+		visit(Visit{Code: f[0], At: time.Unix(sec, 0).UTC(), Addr: f[2], Referrer: f[3], UserAgent: f[4]})
+	}
+	return malformed
+}

@@ -1,0 +1,89 @@
+package plugin
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kurzlink/kurz/link"
+)
+
+// mustStreamVisits waits until the visits stream holds want visits and returns them.
+func mustStreamVisits(tb testing.TB, addr string, want int) []link.Visit {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got []link.Visit
+		elems := mustDo(tb, addr, "XRANGE", link.VisitsKey, "-", "+").elems
+		for i := 0; i+1 < len(elems); i++ {
+			if elems[i] == "e" {
+				link.ParseVisits(elems[i+1], func(v link.Visit) { got = append(got, v) })
+			}
+		}
+		if len(got) >= want || time.Now().After(deadline) {
+			if len(got) != want {
+				tb.Fatalf("%d visits in the stream, want %d: %+v", len(got), want, got)
+			}
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRecordsVisits(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		r := mustStartRedis(t)
+		mustDo(t, r.addr, "SET", "code:tVis001", "https://example.com/visited")
+		h, _ := mustNewConnected(t, testConfig(r.addr, "16s"))
+		for i := 0; i < 4; i++ { // one from Redis, three from the hot cache
+			req := httptest.NewRequest("GET", "/tVis001", nil)
+			req.RemoteAddr = "[2001:db8::7]:51000"
+			req.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)\tMobile")
+			req.Header.Set("Referer", "https://news.example/story")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 301 {
+				t.Fatalf("status = %d", rec.Code)
+			}
+		}
+		serve(h, "HEAD", "/tVis001") // not a visit: uptime monitors use HEAD
+		got := mustStreamVisits(t, r.addr, 4)
+		for _, v := range got {
+			if v.Code != "tVis001" || v.Addr != "2001:db8::7" || v.Referrer != "https://news.example/story" ||
+				v.UserAgent != "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile" || time.Since(v.At) > time.Minute {
+				t.Errorf("visit = %+v", v)
+			}
+		}
+	})
+	t.Run("ErrDisabled", func(t *testing.T) {
+		r := mustStartRedis(t)
+		mustDo(t, r.addr, "SET", "code:tVis002", "https://example.com/not-recorded")
+		cfg := testConfig(r.addr, "17s")
+		cfg.DisableAnalytics = true
+		h, _ := mustNewConnected(t, cfg)
+		serve(h, "GET", "/tVis002")
+		serve(h, "GET", "/tVis002")
+		time.Sleep(200 * time.Millisecond) // four flush intervals
+		if n := mustDo(t, r.addr, "XLEN", link.VisitsKey).n; n != 0 {
+			t.Errorf("visits stream has %d entries with analytics off", n)
+		}
+	})
+	t.Run("FullStreamCountsDropped", func(t *testing.T) {
+		r := mustStartRedis(t)
+		mustDo(t, r.addr, "SET", "code:tVis003", "https://example.com/full")
+		for i := 0; i < link.VisitsStreamCap; i++ {
+			mustDo(t, r.addr, "XADD", link.VisitsKey, "*", "n", "0", "e", "")
+		}
+		h, _ := mustNewConnected(t, testConfig(r.addr, "18s"))
+		for i := 0; i < 3; i++ {
+			serve(h, "GET", "/tVis003")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for mustDo(t, r.addr, "GET", link.VisitsDroppedKey).val != "3" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %q, want 3", link.VisitsDroppedKey, mustDo(t, r.addr, "GET", link.VisitsDroppedKey).val)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
