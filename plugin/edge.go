@@ -54,7 +54,7 @@ type hitBatch struct {
 // edgeStats count the rare events, for tests and logs; hits are not counted here.
 type edgeStats struct {
 	badValues, flushes, flushErrors, droppedHits, replacedFields int64
-	droppedVisits, fullStreamVisits                             int64 // not buffered; refused by a full stream
+	droppedVisits, fullStreamVisits                              int64 // not buffered; refused by a full stream
 	subscriptions                                                int64 // invalidation subscriptions made, the first included
 }
 

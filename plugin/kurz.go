@@ -36,7 +36,7 @@ type Config struct {
 	DisableHotCache   bool     `json:"disableHotCache,omitempty"`
 	DisableHitCount   bool     `json:"disableHitCount,omitempty"`
 	DisableAnalytics  bool     `json:"disableAnalytics,omitempty"` // no visit analytics (referrers, browsers, countries)
-	FlushInterval     string   `json:"flushInterval,omitempty"` // how often counted hits go to Redis
+	FlushInterval     string   `json:"flushInterval,omitempty"`    // how often counted hits go to Redis
 	// CodeSecret is the backends' KURZ_CODE_SECRET: with it the edge answers
 	// 404 itself for codes that cannot exist; empty leaves them to the backends.
 	CodeSecret string `json:"codeSecret,omitempty"`
