@@ -16,6 +16,7 @@ const (
 	ENOTFOUND         = "not_found"
 	EGONE             = "gone" // expired or out of visits
 	EUNAUTHORIZED     = "unauthorized"
+	EFORBIDDEN        = "forbidden" // the key may not do this
 	EMETHODNOTALLOWED = "method_not_allowed"
 	ECONFLICT         = "conflict"
 	EUNAVAILABLE      = "unavailable" // a dependency is down

@@ -25,6 +25,8 @@ type Shortener struct {
 	logger   *slog.Logger
 	redirect int // the default redirect status, the edge's too
 	now      func() time.Time
+	// Visits holds the visit analytics Stats reads; nil: none.
+	Visits VisitStore
 
 	mu  sync.Mutex
 	ids []int64 // reserved sequence ids not yet used

@@ -25,6 +25,10 @@ const (
 	// holds at most this many batches (about 75 MB of typical visits, 420 MB
 	// at the field limits), then counts the visits it refuses in visits:dropped.
 	VisitsStreamCap = 500
+	// ClientAddrHeader carries the visitor's address from the edge to the
+	// backends, which the edge reads from Traefik's view (the last
+	// X-Forwarded-For entry, kept only from trusted proxies, else the peer).
+	ClientAddrHeader = "X-Kurz-Client"
 	// MaxUserAgentBytes and MaxReferrerBytes cut what a visit carries.
 	MaxUserAgentBytes = 256
 	MaxReferrerBytes  = 512

@@ -1,6 +1,10 @@
 package plugin
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/kurzlink/kurz/link"
+)
 
 // idempotentAttempts bounds the tries of a GET or HEAD passed on.
 const idempotentAttempts = 3
@@ -10,6 +14,9 @@ const idempotentAttempts = 3
 // already written to its pooled connection, a case its retry middleware does
 // not resend. The backends never answer 502 or 504 themselves.
 func (k *Kurz) serveIdempotent(rw http.ResponseWriter, req *http.Request) {
+	// The visitor's address as the edge reads it, for the backend's visit
+	// analytics; set (never passed on from the client) on every request.
+	req.Header[link.ClientAddrHeader] = []string{clientAddr(visitRef{header: req.Header, addr: req.RemoteAddr})}
 	for attempt := 1; ; attempt++ {
 		w := &retryWriter{rw: rw, header: http.Header{}, retry: attempt < idempotentAttempts}
 		if attempt > 1 {

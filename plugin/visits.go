@@ -83,7 +83,7 @@ func (e *edge) collectVisits() {
 			e.filling = b
 		}
 		b.packed = link.AppendVisit(b.packed, link.Visit{
-			Code: r.code, At: now, Addr: hostOf(r.addr),
+			Code: r.code, At: now, Addr: clientAddr(r),
 			Referrer: first(r.header["Referer"]), UserAgent: first(r.header["User-Agent"]),
 		})
 		b.n++
@@ -124,6 +124,20 @@ func (e *edge) flushVisits() {
 		}
 		e.mu.Unlock()
 	}
+}
+
+// clientAddr is the visitor's address: the last X-Forwarded-For entry, which
+// Traefik keeps only from trusted proxies (forwardedHeaders), else the peer's.
+// The backend reads it alike (backend/http clientAddr).
+func clientAddr(r visitRef) string {
+	if xff := r.header["X-Forwarded-For"]; len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.TrimSpace(last)
+	}
+	return hostOf(r.addr)
 }
 
 // hostOf is the IP address of a RemoteAddr ("ip:port" or "[ip]:port").

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -111,7 +112,31 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		}
 		w.Header().Set("Location", target)
 		w.WriteHeader(status)
+		if s.cfg.Visits != nil && r.Method == http.MethodGet { // HEAD is not a visit: uptime monitors use it
+			s.cfg.Visits.Record(link.Visit{Code: strings.TrimPrefix(r.URL.Path, "/"), At: time.Now(),
+				Addr: clientAddr(r), Referrer: r.Referer(), UserAgent: r.UserAgent()})
+		}
 	}
+}
+
+// clientAddr is the visitor's address: the edge's reading of it, else the
+// last X-Forwarded-For entry (Traefik's peer), else the peer's.
+func clientAddr(r *http.Request) string {
+	if addr := r.Header.Get(link.ClientAddrHeader); addr != "" {
+		return addr
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.TrimSpace(last)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // handleQR draws the QR code of an existing code's short URL.

@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	backend.ENOTFOUND:         http.StatusNotFound,
 	backend.EGONE:             http.StatusGone,
 	backend.EUNAUTHORIZED:     http.StatusUnauthorized,
+	backend.EFORBIDDEN:        http.StatusForbidden,
 	backend.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
 	backend.ECONFLICT:         http.StatusConflict,
 	backend.EUNAVAILABLE:      http.StatusServiceUnavailable,

@@ -43,8 +43,11 @@ func (acceptingLinks) Reports(context.Context, backend.Actor, int) ([]backend.Re
 	return nil, nil
 }
 func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
-func (acceptingLinks) Health(context.Context) error                        { return nil }
-func (acceptingLinks) Ready(context.Context) error                         { return nil }
+func (acceptingLinks) Stats(context.Context, backend.Actor, string, backend.StatsQuery) (backend.Stats, error) {
+	return backend.Stats{}, nil
+}
+func (acceptingLinks) Health(context.Context) error { return nil }
+func (acceptingLinks) Ready(context.Context) error  { return nil }
 
 type anyKey struct{}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -218,4 +219,52 @@ func (s *server) handleDeleteLink() http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// handleStats answers /api/links/{code}/stats and, without a code, /api/stats.
+func (s *server) handleStats() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseStatsQuery(r.URL.Query())
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		st, err := s.links.Stats(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"), q)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		s.respond(w, http.StatusOK, st)
+	}
+}
+
+// parseStatsQuery reads from and to (RFC 3339 or a date) and interval (hour or day).
+func parseStatsQuery(v url.Values) (backend.StatsQuery, error) {
+	var q backend.StatsQuery
+	switch v.Get("interval") {
+	case "", "day":
+		q.Interval = 24 * time.Hour
+	case "hour":
+		q.Interval = time.Hour
+	default:
+		return q, backend.Errorf(backend.EINVALID, "interval must be hour or day")
+	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		raw := v.Get(f.name)
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, raw)
+		}
+		if err != nil {
+			return q, backend.Errorf(backend.EINVALID, "%s must be a time (RFC 3339) or a date (YYYY-MM-DD)", f.name)
+		}
+		*f.to = t
+	}
+	return q, nil
 }

@@ -24,6 +24,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodGet, "/api/links/:code", s.instrument("link", s.requireKey(s.handleGetLink())))
 	r.Handler(http.MethodPatch, "/api/links/:code", s.instrument("link", s.requireKey(s.handlePatchLink())))
 	r.Handler(http.MethodDelete, "/api/links/:code", s.instrument("link", s.requireKey(s.handleDeleteLink())))
+	r.Handler(http.MethodGet, "/api/links/:code/stats", s.instrument("stats", s.requireKey(s.handleStats())))
+	r.Handler(http.MethodGet, "/api/stats", s.instrument("stats", s.requireKey(s.handleStats())))
 	r.Handler(http.MethodPost, "/api/reports", s.instrument("reports", s.handleReport()))
 	r.Handler(http.MethodGet, "/api/reports", s.instrument("reports", s.requireKey(s.handleListReports())))
 	r.Handler(http.MethodGet, "/report", s.instrument("page", s.handleReportPage()))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
 // Links is what the HTTP layer needs from the domain.
@@ -23,6 +24,7 @@ type Links interface {
 	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
 	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)
 	Delete(ctx context.Context, actor backend.Actor, code string) error
+	Stats(ctx context.Context, actor backend.Actor, code string, q backend.StatsQuery) (backend.Stats, error) // code "": every link
 	Health(ctx context.Context) error
 	Ready(ctx context.Context) error
 }
@@ -36,11 +38,17 @@ type Keys interface {
 type Config struct {
 	PublicURL    string // base of short_url, without trailing slash
 	MaxBodyBytes int64
-	RedirectCode int      // 301 unless set
-	CacheControl string   // sent with redirects
-	OpenKeyless  bool     // POST /api/shorten without a key (the management API always needs one)
-	CORSOrigins  []string // origins whose pages may call /api/ from a browser; none by default
-	Draining     func() bool // true once the replica is stopping: /health/ready answers 503
+	RedirectCode int           // 301 unless set
+	CacheControl string        // sent with redirects
+	OpenKeyless  bool          // POST /api/shorten without a key (the management API always needs one)
+	CORSOrigins  []string      // origins whose pages may call /api/ from a browser; none by default
+	Draining     func() bool   // true once the replica is stopping: /health/ready answers 503
+	Visits       VisitRecorder // where GET redirects are recorded for analytics; nil: off
+}
+
+// VisitRecorder takes the raw visits the backend redirects.
+type VisitRecorder interface {
+	Record(v link.Visit)
 }
 
 type server struct {

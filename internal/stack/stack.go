@@ -79,6 +79,7 @@ func (s *Stack) start() error {
 	s.Traefik = &Traefik{
 		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
 		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik, AccessLogMode: cfg.AccessLog, Metrics: cfg.Metrics,
+		TrustedIPs: splitList(cfg.Env["KURZ_TRUSTED_PROXIES"]),
 	}
 	s.Traefiks = []*Traefik{s.Traefik}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
@@ -178,6 +179,7 @@ func (s *Stack) startHA() (haSettings, error) {
 	s.Traefiks = append(s.Traefiks, &Traefik{
 		Bin: s.TraefikBin, Root: s.Root, Dir: filepath.Join(s.StateDir, "traefik-2"),
 		Bind: s.Bind, HTTPPort: ha.HTTPPort2, APIPort: ha.APIPort2, ExtraFiles: s.ExtraTraefik, AccessLogMode: s.AccessLog, Metrics: s.Metrics,
+		TrustedIPs: splitList(s.Env["KURZ_TRUSTED_PROXIES"]),
 	})
 	return haSettings{
 		backendEnv: []string{"DATABASE_REPLICA_URL=" + s.PostgresReplica.URL("kurz")},
@@ -229,4 +231,15 @@ func (s *Stack) Stop() {
 			r.Stop()
 		}
 	}
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -25,6 +25,9 @@ type Traefik struct {
 	ExtraFiles  []string // added to those (the benchmarks' routes)
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
+	// TrustedIPs are proxies in front of Traefik whose X-Forwarded-For it keeps
+	// (KURZ_TRUSTED_PROXIES): visit analytics then see the client's address.
+	TrustedIPs []string
 	// Metrics are Traefik's Prometheus metrics: "" (none), "entrypoints"
 	// (requests by entrypoint, method, code) or "all" (by router and service too).
 	Metrics string
@@ -108,6 +111,7 @@ func (t *Traefik) layout() error {
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
 		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Metrics": t.Metrics, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
+		"TrustedIPs": t.TrustedIPs,
 	})
 }
 

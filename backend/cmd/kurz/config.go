@@ -38,6 +38,9 @@ type config struct {
 	RequireAPIKey bool     // POST /api/shorten needs a key too
 	CORSOrigins   []string // origins whose pages may call the API from a browser
 	Blocklist     string   // a file of blocked domains, read again when it changes
+	Analytics     bool     // record and fold visit analytics
+	FullReferrer  bool     // keep referrers' URLs, not only their hosts
+	GeoIPDB       string   // a MaxMind-format country database; empty: countries unknown
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -64,6 +67,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
 		CORSOrigins:   e.list("KURZ_CORS_ORIGINS"),
 		Blocklist:     e.str("KURZ_BLOCKLIST", ""),
+		Analytics:     e.bool("KURZ_ANALYTICS", true),
+		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER", false),
+		GeoIPDB:       e.str("KURZ_GEOIP_DB", ""),
 		Sentinel: redis.Sentinel{
 			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
 			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),

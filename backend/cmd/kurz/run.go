@@ -18,6 +18,7 @@ import (
 
 	"github.com/kurzlink/kurz"
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/backend/geoip"
 	kurzhttp "github.com/kurzlink/kurz/backend/http"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/backend/redis"
@@ -95,12 +96,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}, Blocked: blocklist}
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
+	links.Visits = db
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
+	var visits kurzhttp.VisitRecorder
+	var analytics []func(context.Context)
+	if cfg.Analytics {
+		classifier := &backend.Classifier{FullReferrer: cfg.FullReferrer}
+		if cfg.GeoIPDB != "" {
+			geo, err := geoip.Open(cfg.GeoIPDB)
+			if err != nil {
+				return err
+			}
+			defer geo.Close()
+			classifier.Geo = geo
+		}
+		recorder := backend.NewVisitRecorder(cache, cfg.FlushInterval, logger)
+		visitFolder := backend.NewVisitFolder(cache, db, classifier, cfg.FlushInterval, logger)
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kurz_visits_folded_total", Help: "Visits this replica folded into the analytics roll-ups.",
+		}, func() float64 { return float64(visitFolder.Folded()) }), prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kurz_visits_malformed_total", Help: "Visits in the stream this replica could not read, skipped.",
+		}, func() float64 { return float64(visitFolder.Malformed()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kurz_visits_dropped", Help: "Visits a full visits stream refused (all edges and backends; Redis's visits:dropped).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.RedisTimeout)
+			defer cancel()
+			n, _ := cache.DroppedVisits(ctx)
+			return float64(n)
+		}))
+		visits = recorder
+		analytics = append(analytics, recorder.Run, visitFolder.Run)
+	}
 	var draining atomic.Bool
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
-		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load,
+		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits,
 	}, reg)
 	if err != nil {
 		return err
@@ -113,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		blocklist.Watch(ctx, 250*time.Millisecond, func(added []string) { links.EnforceBlocklist(ctx, added) })
 	}
 	codeSpace := backend.NewCodeSpace(db, cache, codec, logger)
-	for _, work := range []func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run} {
+	for _, work := range append([]func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run}, analytics...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); work(bgCtx) }()
 	}
