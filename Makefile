@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) -parallel 1 ./plugin/
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequests$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/http/
+	$(GO) test -run '^$$' -fuzz '^FuzzClassifyPacked$$' -fuzztime $(FUZZTIME) -parallel 1 ./backend/
 
 ## keys: manage API keys in make run's database, e.g. make keys ARGS="create --name ci --role admin"
 KURZ_POSTGRES_PORT ?= 15432

@@ -230,7 +230,10 @@ func parseAgent(s string) agent {
 	case strings.TrimSpace(s) == "" || ua.Bot() || crawlerdetect.IsCrawler(s):
 		a.bot, a.device = true, "bot"
 		if strings.ContainsAny(a.browser, ":/") || a.browser == "unknown" { // a bot's name, not a URL
-			a.browser = orUnknown(strings.FieldsFunc(s+" ", func(r rune) bool { return r == '/' || r == ' ' || r == ';' })[0])
+			a.browser = "unknown"
+			if name := strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == ' ' || r == ';' }); len(name) > 0 {
+				a.browser = name[0]
+			}
 		}
 	case strings.Contains(s, "iPad") || strings.Contains(s, "Tablet") || (strings.Contains(s, "Android") && !strings.Contains(s, "Mobile")):
 		a.device = "tablet"
