@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kurzlink/kurz/backend/geoip"
@@ -228,6 +232,63 @@ func TestVisitAnalyticsThroughTraefik(t *testing.T) {
 		res = testenv.Do(t, "GET", s.Traefik.URL()+"/api/stats?interval=minute", "", "Authorization", "Bearer "+key)
 		if res.Status != http.StatusBadRequest {
 			t.Errorf("interval=minute = %d %s, want 400", res.Status, res.Raw)
+		}
+	})
+	t.Run("StatsPageInBrowser", func(t *testing.T) {
+		ctx := MustBrowser(t)
+		waitText := func(sel, want string) {
+			t.Helper()
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+				if err == nil && strings.Contains(got, want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		// Any Content-Security-Policy violation is recorded in the page.
+		watchCSP := chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+				Source: `window.cspViolations = [];
+					document.addEventListener('securitypolicyviolation', function (e) { window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI); });`,
+			})
+			return chromedp.Void{}, err
+		})
+		row := `#links tr[data-code="` + edgeCode + `"]`
+		if err := chromedp.Do(ctx,
+			watchCSP,
+			chromedp.Navigate(s.Traefik.URL()+"/manage"),
+			chromedp.WaitVisible(chromedp.ID("key")),
+			chromedp.SetValue(chromedp.ID("key"), key),
+			chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(row)),
+			chromedp.Click(chromedp.CSS(row+` a[aria-label^="Visits"]`)),
+			chromedp.WaitVisible(chromedp.ID("stats")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText("#total", "11")
+		waitText("#humans", "9")
+		waitText("#referrers", "news.ycombinator.com")
+		waitText("#devices", "mobile")
+		waitText("#countries", nl)
+		if bars := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#series rect').length`)); bars != 2*8 {
+			t.Errorf("the series draws %d bars, want 16 (people and bots for 8 days)", bars)
+		}
+		saveScreenshot(t, "stats-desktop.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+			t.Fatal(err)
+		}
+		if wide := mustRun(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
+			t.Error("the stats page scrolls sideways at phone width")
+		}
+		saveScreenshot(t, "stats-phone.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
+		if v := mustRun(t, ctx, chromedp.Evaluate[[]string](`window.cspViolations`)); len(v) != 0 {
+			t.Errorf("Content-Security-Policy violations: %v", v)
 		}
 	})
 	t.Run("NothingIdentifyingStored", func(t *testing.T) {

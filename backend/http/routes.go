@@ -43,6 +43,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodHead, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodGet, "/manage", s.instrument("page", s.handleManage()))
 	r.Handler(http.MethodHead, "/manage", s.instrument("page", s.handleManage()))
+	r.Handler(http.MethodGet, "/manage/stats", s.instrument("page", s.handleStatsPage()))
+	r.Handler(http.MethodHead, "/manage/stats", s.instrument("page", s.handleStatsPage()))
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))
 	r.Handler(http.MethodHead, "/static/*file", s.instrument("static", s.handleStatic()))

@@ -56,8 +56,14 @@ func (s *server) renderPage(w http.ResponseWriter, status int, data pageData) {
 }
 
 // handleManage serves the management page; it talks to /api/ from the browser.
-func (s *server) handleManage() http.HandlerFunc {
-	html, _ := webFS.ReadFile("web/manage.html")
+func (s *server) handleManage() http.HandlerFunc { return servePage("web/manage.html") }
+
+// handleStatsPage is the visits page of a link (?code=), or of all links.
+func (s *server) handleStatsPage() http.HandlerFunc { return servePage("web/stats.html") }
+
+// servePage serves an embedded page whose script and data come from /static/ and /api/.
+func servePage(name string) http.HandlerFunc {
+	html, _ := webFS.ReadFile(name)
 	return func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -71,7 +77,7 @@ func (s *server) handleStatic() http.Handler {
 	files := http.FileServer(http.FS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
-		if name != "app.js" && name != "app.css" && name != "manage.js" {
+		if name != "app.js" && name != "app.css" && name != "manage.js" && name != "stats.js" {
 			s.error(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
 			return
 		}

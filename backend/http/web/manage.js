@@ -132,12 +132,22 @@
       qrLink(code),
       button('PNG 256', 'QR code of ' + code + ' as a 256-pixel PNG', function () { downloadPNG(code, 256); }),
       button('PNG 1024', 'QR code of ' + code + ' as a 1024-pixel PNG', function () { downloadPNG(code, 1024); }),
+      statsLink(code),
       button('Edit', 'Edit ' + code, function () { openEdit(link); }),
       button('Delete', 'Delete ' + code, function () { remove(code); })
     );
     tr.append(cell('Short link', a), cell('Long URL', link.original_url), cell('Visits', String(link.access_count || 0)),
       cell('Options', options.join(', ') || '—'), cell('Actions', actions));
     return tr;
+  }
+
+  function statsLink(code) {
+    const a = document.createElement('a');
+    a.href = '/manage/stats?code=' + encodeURIComponent(code);
+    a.className = 'button small';
+    a.textContent = 'Stats';
+    a.setAttribute('aria-label', 'Visits of ' + code);
+    return a;
   }
 
   function qrLink(code) {
