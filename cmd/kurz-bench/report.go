@@ -40,6 +40,8 @@ func report(stdout io.Writer, dir string, res *results) error {
 		res.TraefikRSSMB, res.CeilingTraefikRSSMB, res.BackendRSSMB, res.RedisReadsPerRequest)
 	fmt.Fprintf(&md, "\nTraefik's Prometheus metrics (off as shipped) cost %.0f %% of the ceiling's rate by entrypoint, %.0f %% with router and service labels; "+
 		"the unknown-code storm made %.1f Postgres lookups per 1,000 requests.\n", res.MetricsCost[0]*100, res.MetricsCost[1]*100, res.StormQueriesPer1000)
+	fmt.Fprintf(&md, "\nVisit analytics (on throughout): one backend folded 200,000 queued visits at %.0f visits/s; a full stream refused %d visits during the run.\n",
+		res.FoldVisitsPerSecond, res.DroppedVisits)
 	fmt.Fprintf(&md, "\nRedis master SIGKILLed at the end: a replica promoted by Sentinel after %.2f s; the edge answered from it after %.2f s.\n",
 		res.FailoverPromotedS, res.FailoverEdgeBackS)
 	for _, s := range res.Scenarios {
