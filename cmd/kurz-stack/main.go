@@ -129,6 +129,10 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 		Durable:      true,
 		Env:          map[string]string{},
 	}
+	// Proxies in front of Traefik whose X-Forwarded-For it keeps (visit analytics' addresses).
+	if v := get("KURZ_TRUSTED_PROXIES", ""); v != "" {
+		cfg.Env["KURZ_TRUSTED_PROXIES"] = v
+	}
 	// off (or empty) or one of the levels; "" means off to the stack.
 	level := func(key string, levels ...string) string {
 		v := get(key, "")
