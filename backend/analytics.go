@@ -176,8 +176,10 @@ type Classifier struct {
 	Geo          GeoIP // nil: every country is "unknown"
 	FullReferrer bool  // keep the referrer's URL, not only its host
 
-	mu     sync.Mutex
-	agents map[string]agent
+	mu        sync.Mutex
+	agents    map[string]agent
+	referrers map[string]string
+	countries map[string]string
 }
 
 type agent struct {
@@ -185,21 +187,44 @@ type agent struct {
 	browser, os, device string
 }
 
-const maxRememberedAgents = 10000
+// maxRemembered bounds each cache of the classifier (agents, referrers, addresses).
+const maxRemembered = 50000
 
 // Classify returns the dimensions of v.
 func (c *Classifier) Classify(v link.Visit) Classification {
 	a := c.agent(v.UserAgent)
-	out := Classification{Bot: a.bot, Browser: a.browser, OS: a.os, Device: a.device,
-		Referrer: c.referrer(v.Referrer), Country: "unknown"}
+	return Classification{Bot: a.bot, Browser: a.browser, OS: a.os, Device: a.device,
+		Referrer: remember(&c.mu, &c.referrers, v.Referrer, c.referrer),
+		Country:  remember(&c.mu, &c.countries, v.Addr, c.country)}
+}
+
+func (c *Classifier) country(addr string) string {
 	if c.Geo != nil {
-		if addr, err := netip.ParseAddr(v.Addr); err == nil {
-			if cc := c.Geo.Country(addr.Unmap()); cc != "" {
-				out.Country = cc
+		if ip, err := netip.ParseAddr(addr); err == nil {
+			if cc := c.Geo.Country(ip.Unmap()); cc != "" {
+				return cc
 			}
 		}
 	}
-	return out
+	return "unknown"
+}
+
+// remember returns f(key), computed once while the cache holds at most maxRemembered keys.
+func remember(mu *sync.Mutex, cache *map[string]string, key string, f func(string) string) string {
+	mu.Lock()
+	v, ok := (*cache)[key]
+	mu.Unlock()
+	if ok {
+		return v
+	}
+	v = f(key)
+	mu.Lock()
+	if *cache == nil || len(*cache) >= maxRemembered {
+		*cache = map[string]string{}
+	}
+	(*cache)[key] = v
+	mu.Unlock()
+	return v
 }
 
 func (c *Classifier) agent(ua string) agent {
@@ -211,7 +236,7 @@ func (c *Classifier) agent(ua string) agent {
 	}
 	a = parseAgent(ua)
 	c.mu.Lock()
-	if c.agents == nil || len(c.agents) >= maxRememberedAgents {
+	if c.agents == nil || len(c.agents) >= maxRemembered {
 		c.agents = map[string]agent{}
 	}
 	c.agents[ua] = a
@@ -351,10 +376,19 @@ func (f *VisitFolder) rollup(entries []VisitEntry) VisitFold {
 		code, dim, value string
 		hour             int64
 	}
+	// Identical lines (a client's visits of a link in one push) are read and classified once.
+	lines := map[string]int64{}
+	for _, e := range entries {
+		for packed := e.Packed; packed != ""; {
+			line, rest, _ := strings.Cut(packed, "\n")
+			lines[line]++
+			packed = rest
+		}
+	}
 	sums := map[key]int64{}
 	fold := VisitFold{Last: entries[len(entries)-1].ID, Entries: len(entries)}
-	for _, e := range entries {
-		fold.Malformed += int64(link.ParseVisits(e.Packed, func(v link.Visit) {
+	for line, n := range lines {
+		fold.Malformed += n * int64(link.ParseVisits(line, func(v link.Visit) {
 			c := f.classifier.Classify(v)
 			kind := "human"
 			if c.Bot {
@@ -362,14 +396,14 @@ func (f *VisitFolder) rollup(entries []VisitEntry) VisitFold {
 			}
 			hour := v.At.Truncate(time.Hour).Unix()
 			for _, code := range []string{v.Code, AllLinksCode} {
-				sums[key{code, DimKind, kind, hour}]++
-				sums[key{code, DimReferrer, c.Referrer, hour}]++
-				sums[key{code, DimBrowser, c.Browser, hour}]++
-				sums[key{code, DimOS, c.OS, hour}]++
-				sums[key{code, DimDevice, c.Device, hour}]++
-				sums[key{code, DimCountry, c.Country, hour}]++
+				sums[key{code, DimKind, kind, hour}] += n
+				sums[key{code, DimReferrer, c.Referrer, hour}] += n
+				sums[key{code, DimBrowser, c.Browser, hour}] += n
+				sums[key{code, DimOS, c.OS, hour}] += n
+				sums[key{code, DimDevice, c.Device, hour}] += n
+				sums[key{code, DimCountry, c.Country, hour}] += n
 			}
-			fold.Visits++
+			fold.Visits += n
 		}))
 	}
 	for k, n := range sums {

@@ -1,6 +1,9 @@
 package plugin
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+)
 
 // entry is a cached target and the hits it served since hits were last taken.
 type entry struct {
@@ -27,9 +30,9 @@ type hotCache struct {
 	gen      int64 // advanced by every drop and clear
 	closed   bool  // draining: nothing more is cached
 
-	visitsOn      bool       // visit analytics: GET redirects are recorded
-	visits        []visitRef // recorded since the edge's loop last took them
-	droppedVisits int64      // not recorded: maxBufferedVisits were waiting
+	visitsOn      bool            // visit analytics: GET redirects are recorded
+	visits        []*http.Request // GET redirects since the edge's loop last took them
+	droppedVisits int64           // not recorded: maxBufferedVisits were waiting
 }
 
 func newHotCache(size int, ttlTicks int64) *hotCache {

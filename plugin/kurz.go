@@ -155,7 +155,7 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			e.hits++
 			if hot.visitsOn && req.Method == http.MethodGet { // an inlined copy of hotCache.addVisitLocked
 				if len(hot.visits) < maxBufferedVisits {
-					hot.visits = append(hot.visits, visitRef{code: e.code, header: req.Header, addr: req.RemoteAddr})
+					hot.visits = append(hot.visits, req)
 				} else {
 					hot.droppedVisits++
 				}
@@ -198,7 +198,7 @@ func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path strin
 	if len(path) == codePathLength && link.IsCode(path[1:]) {
 		if location := k.edge.lookup(path[1:]); location != nil {
 			if req.Method == http.MethodGet && k.hot.visitsOn {
-				k.hot.addVisit(path[1:], req)
+				k.hot.addVisit(req)
 			}
 			h := rw.Header()
 			h["Location"] = location

@@ -9,40 +9,34 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
-// Visit analytics at the edge: the hot path keeps a reference to each GET
-// redirect's request headers and address (no parsing, no copy); the loop
-// packs them with the time a flush interval later and pushes them in batches
-// to the visits stream (link.AddVisitsScript), where backends parse them.
-
-// visitRef is a visit as the hot path records it.
-type visitRef struct {
-	code   string
-	header http.Header
-	addr   string
-}
+// Visit analytics at the edge: the hot path keeps a pointer to each GET
+// redirect's request (no parsing, no copy); the loop packs them with the time
+// a flush interval later and pushes them in batches to the visits stream
+// (link.AddVisitsScript), where backends parse them. Under Yaegi every call
+// and every composite literal costs: the hot path appends a pointer only.
 
 // maxBufferedVisits bounds the visits waiting for Redis; more are dropped and counted.
 const maxBufferedVisits = 100000
 
-// addVisitLocked records a GET redirect of code; h.mu is held.
+// addVisitLocked records a GET redirect; h.mu is held.
 // Kurz.ServeHTTP has an inlined copy of it: keep the two alike.
-func (h *hotCache) addVisitLocked(code string, req *http.Request) {
+func (h *hotCache) addVisitLocked(req *http.Request) {
 	if len(h.visits) < maxBufferedVisits {
-		h.visits = append(h.visits, visitRef{code: code, header: req.Header, addr: req.RemoteAddr})
+		h.visits = append(h.visits, req)
 	} else {
 		h.droppedVisits++
 	}
 }
 
 // addVisit is addVisitLocked for a redirect served from Redis.
-func (h *hotCache) addVisit(code string, req *http.Request) {
+func (h *hotCache) addVisit(req *http.Request) {
 	h.mu.Lock()
-	h.addVisitLocked(code, req)
+	h.addVisitLocked(req)
 	h.mu.Unlock()
 }
 
 // takeVisits returns the recorded visits and how many were dropped since the last take.
-func (h *hotCache) takeVisits() ([]visitRef, int64) {
+func (h *hotCache) takeVisits() ([]*http.Request, int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	// One assignment a statement: Yaegi panics on a multi-field one with nil.
@@ -66,7 +60,7 @@ func (e *edge) collectVisits() {
 	if len(refs) == 0 && dropped == 0 {
 		return
 	}
-	now := time.Now()
+	at := strconv.FormatInt(time.Now().Unix(), 10)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats.droppedVisits += dropped
@@ -82,13 +76,33 @@ func (e *edge) collectVisits() {
 			e.visitBatches = append(e.visitBatches, b)
 			e.filling = b
 		}
-		b.packed = link.AppendVisit(b.packed, link.Visit{
-			Code: r.code, At: now, Addr: clientAddr(r),
-			Referrer: first(r.header["Referer"]), UserAgent: first(r.header["User-Agent"]),
-		})
+		b.packed = appendVisit(b.packed, r, at)
 		b.n++
 		e.queuedVisits++
 	}
+}
+
+// appendVisit packs a visit as link.AppendVisit does, in few calls: a line
+// whose header values hold a tab or a line break, or are too long, goes
+// through link.AppendVisit, which replaces and cuts them.
+func appendVisit(b []byte, r *http.Request, at string) []byte {
+	h := r.Header
+	ua, ref := "", ""
+	if v := h["User-Agent"]; len(v) > 0 {
+		ua = v[0]
+	}
+	if v := h["Referer"]; len(v) > 0 {
+		ref = v[0]
+	}
+	code, addr := r.URL.Path[1:], clientAddr(h, r.RemoteAddr)
+	line := strings.Join([]string{code, at, addr, ref, ua}, "\t")
+	if len(ua) > link.MaxUserAgentBytes || len(ref) > link.MaxReferrerBytes || len(addr) > 64 ||
+		strings.Count(line, "\t") != 4 || strings.ContainsAny(line, "\r\n") {
+		sec, _ := strconv.ParseInt(at, 10, 64)
+		return link.AppendVisit(b, link.Visit{Code: code, At: time.Unix(sec, 0), Addr: addr, Referrer: ref, UserAgent: ua})
+	}
+	b = append(b, line...)
+	return append(b, '\n')
 }
 
 // flushVisits pushes the queued batches, oldest first, until one fails.
@@ -128,16 +142,15 @@ func (e *edge) flushVisits() {
 
 // clientAddr is the visitor's address: the last X-Forwarded-For entry, which
 // Traefik keeps only from trusted proxies (forwardedHeaders), else the peer's.
-// The backend reads it alike (backend/http clientAddr).
-func clientAddr(r visitRef) string {
-	if xff := r.header["X-Forwarded-For"]; len(xff) > 0 {
+func clientAddr(h http.Header, remoteAddr string) string {
+	if xff := h["X-Forwarded-For"]; len(xff) > 0 {
 		last := xff[len(xff)-1]
 		if i := strings.LastIndexByte(last, ','); i >= 0 {
 			last = last[i+1:]
 		}
 		return strings.TrimSpace(last)
 	}
-	return hostOf(r.addr)
+	return hostOf(remoteAddr)
 }
 
 // hostOf is the IP address of a RemoteAddr ("ip:port" or "[ip]:port").
@@ -146,11 +159,4 @@ func hostOf(addr string) string {
 		addr = addr[:i]
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
-}
-
-func first(values []string) string {
-	if len(values) == 0 {
-		return ""
-	}
-	return values[0]
 }

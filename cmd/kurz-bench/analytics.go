@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,9 +23,11 @@ var benchAgents = []string{
 }
 
 // foldRate waits until the backends folded what the edge sent, then puts
-// visits batches of link.MaxVisitsPerPush into the stream (many codes, hours,
-// agents, referrers and addresses) and times the backends folding them. One
-// folder works at a time (the cursor's lock), so this is one backend's rate.
+// visits in batches of link.MaxVisitsPerPush into the stream, as the edges
+// send them (this hour; links by Zipf's law like the mix; every visit from
+// another address; 50 referrers, 6 user agents), and times the backends
+// folding them. One folder works at a time (the cursor's lock), so this is
+// one backend's rate.
 func (b *bench) foldRate(ctx context.Context, rc *goredis.Client, visits int) (float64, int64, error) {
 	conn, err := pgx.Connect(ctx, b.stack.Postgres.URL("kurz"))
 	if err != nil {
@@ -45,12 +48,13 @@ func (b *bench) foldRate(ctx context.Context, rc *goredis.Client, visits int) (f
 	dropped, _ := rc.Get(ctx, link.VisitsDroppedKey).Int64()
 	before := folded()
 	now := time.Now()
+	zipf := rand.NewZipf(rand.New(rand.NewSource(1)), 1.1, 1, uint64(len(b.codes)-1))
 	pipe := rc.Pipeline()
 	var packed []byte
 	for i := 0; i < visits; i++ {
 		packed = link.AppendVisit(packed, link.Visit{
-			Code: b.codes[(i*7919)%len(b.codes)], At: now.Add(-time.Duration(i%48) * time.Hour),
-			Addr:      fmt.Sprintf("%d.%d.%d.%d", 1+i%223, i%251, i%241, 1+i%239),
+			Code: b.codes[zipf.Uint64()], At: now,
+			Addr:      fmt.Sprintf("%d.%d.%d.%d", 1+i%223, (i/223)%251, (i/223/251)%241, 1+i%239),
 			Referrer:  fmt.Sprintf("https://site%d.example/page", i%50),
 			UserAgent: benchAgents[i%len(benchAgents)],
 		})

@@ -73,6 +73,11 @@ func BenchmarkInterpreted(b *testing.B) {
 		warm(b, h, "/bYae001")
 		benchHandler(b, h, "/bYae001")
 	})
+	b.Run("HotHitNoAnalytics", func(b *testing.B) { // the baseline of what analytics cost a hit
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "HotCacheTTL": "59m", "DisableAnalytics": true}, passedOn)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
 	b.Run("UnknownCode", func(b *testing.B) {
 		own := testenv.NewRedis(b) // codes:issued is one key per Redis
 		codec, _ := link.NewCodec("the yaegi benchmark's code secret")
