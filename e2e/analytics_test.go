@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -236,20 +235,7 @@ func TestVisitAnalyticsThroughTraefik(t *testing.T) {
 	})
 	t.Run("StatsPageInBrowser", func(t *testing.T) {
 		ctx := MustBrowser(t)
-		waitText := func(sel, want string) {
-			t.Helper()
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-				if err == nil && strings.Contains(got, want) {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
+		waitText := func(sel, want string) { t.Helper(); mustShowText(t, ctx, sel, want) }
 		// Any Content-Security-Policy violation is recorded in the page.
 		watchCSP := chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{

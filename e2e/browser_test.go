@@ -136,3 +136,19 @@ func mustRun[T any](tb testing.TB, ctx context.Context, a chromedp.Action[T]) T 
 	}
 	return v
 }
+
+// mustShowText waits up to 15 s until the element sel shows want.
+func mustShowText(tb testing.TB, ctx context.Context, sel, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -18,20 +18,7 @@ func TestManagementPage(t *testing.T) {
 	page := s.Traefik.URL() + "/manage"
 	alias := fmt.Sprintf("mg-%d", time.Now().UnixNano()%1_000_000_000)
 	row := `#links tr[data-code="` + alias + `"]`
-	waitText := func(sel, want string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-			if err == nil && strings.Contains(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	waitText := func(sel, want string) { t.Helper(); mustShowText(t, ctx, sel, want) }
 
 	t.Run("ErrWrongKey", func(t *testing.T) {
 		if err := chromedp.Do(ctx,

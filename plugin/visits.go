@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,7 +77,33 @@ func (e *edge) collectVisits() {
 			e.visitBatches = append(e.visitBatches, b)
 			e.filling = b
 		}
-		b.packed = appendVisit(b.packed, r, at)
+		// Inlined copies of appendVisit and clientAddr: under Yaegi each call
+		// of an interpreted function allocates a frame, per visit here.
+		h := r.Header
+		ua, ref, addr := "", "", r.RemoteAddr
+		if v := h["User-Agent"]; len(v) > 0 {
+			ua = v[0]
+		}
+		if v := h["Referer"]; len(v) > 0 {
+			ref = v[0]
+		}
+		if xff := h["X-Forwarded-For"]; len(xff) > 0 {
+			addr = xff[len(xff)-1]
+			if i := strings.LastIndexByte(addr, ','); i >= 0 {
+				addr = addr[i+1:]
+			}
+			addr = strings.TrimSpace(addr)
+		} else if host, _, err := net.SplitHostPort(addr); err == nil {
+			addr = host
+		}
+		line := strings.Join([]string{r.URL.Path[1:], at, addr, ref, ua}, "\t")
+		if len(ua) > link.MaxUserAgentBytes || len(ref) > link.MaxReferrerBytes || len(addr) > 64 ||
+			strings.Count(line, "\t") != 4 || strings.ContainsAny(line, "\r\n") {
+			b.packed = appendVisit(b.packed, r, at)
+		} else {
+			b.packed = append(b.packed, line...)
+			b.packed = append(b.packed, '\n')
+		}
 		b.n++
 		e.queuedVisits++
 	}
@@ -85,6 +112,7 @@ func (e *edge) collectVisits() {
 // appendVisit packs a visit as link.AppendVisit does, in few calls: a line
 // whose header values hold a tab or a line break, or are too long, goes
 // through link.AppendVisit, which replaces and cuts them.
+// collectVisits has an inlined copy of it: keep the two alike.
 func appendVisit(b []byte, r *http.Request, at string) []byte {
 	h := r.Header
 	ua, ref := "", ""
@@ -142,6 +170,7 @@ func (e *edge) flushVisits() {
 
 // clientAddr is the visitor's address: the last X-Forwarded-For entry, which
 // Traefik keeps only from trusted proxies (forwardedHeaders), else the peer's.
+// collectVisits has an inlined copy of it: keep the two alike.
 func clientAddr(h http.Header, remoteAddr string) string {
 	if xff := h["X-Forwarded-For"]; len(xff) > 0 {
 		last := xff[len(xff)-1]

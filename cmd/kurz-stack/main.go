@@ -146,6 +146,7 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 	}
 	cfg.AccessLog = level("KURZ_TRAEFIK_ACCESS_LOG", "errors", "all")
 	cfg.Metrics = level("KURZ_TRAEFIK_METRICS", "entrypoints", "all")
+	cfg.TraefikDebug = get("KURZ_TRAEFIK_DEBUG", "") == "true"
 	replicas := port("KURZ_REPLICAS", 3)
 	first := port("KURZ_BACKEND_PORT", 18081)
 	for i := 0; i < replicas; i++ {

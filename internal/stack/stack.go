@@ -29,6 +29,7 @@ type Config struct {
 	HA           *HAConfig         // nil: one Redis, one Postgres, one Traefik
 	AccessLog    string            // Traefik's access log: "" (off), "errors" or "all"
 	Metrics      string            // Traefik's metrics: "" (none), "entrypoints" or "all"
+	TraefikDebug bool              // /debug/pprof on Traefik's localhost-only API entrypoint
 }
 
 // HAConfig adds what high availability needs: Redis replicas watched by
@@ -79,7 +80,7 @@ func (s *Stack) start() error {
 	s.Traefik = &Traefik{
 		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
 		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik, AccessLogMode: cfg.AccessLog, Metrics: cfg.Metrics,
-		TrustedIPs: splitList(cfg.Env["KURZ_TRUSTED_PROXIES"]),
+		TrustedIPs: splitList(cfg.Env["KURZ_TRUSTED_PROXIES"]), Debug: cfg.TraefikDebug,
 	}
 	s.Traefiks = []*Traefik{s.Traefik}
 	if err := os.MkdirAll(s.Redis.Dir, 0o755); err != nil {
