@@ -85,6 +85,8 @@ type VisitStore interface {
 	FoldVisits(ctx context.Context, fold func(cursor string) (VisitFold, error)) (VisitFold, error)
 	// VisitStats sums the roll-ups of code in [from, to).
 	VisitStats(ctx context.Context, code string, from, to time.Time, interval time.Duration) (Stats, error)
+	// PruneVisitStats deletes the roll-ups of hours before before.
+	PruneVisitStats(ctx context.Context, before time.Time) (int64, error)
 }
 
 // StatsQuery is a stats request: [From, To) by Interval (an hour or a day).
@@ -305,6 +307,8 @@ type VisitFolder struct {
 	logger     *slog.Logger
 	// Entries is how many stream entries one fold reads at most.
 	Entries int
+	// Retention, if set, is how long roll-ups are kept (pruned hourly).
+	Retention time.Duration
 
 	mu                sync.Mutex
 	folded, malformed int64
@@ -331,7 +335,12 @@ func (f *VisitFolder) Malformed() int64 {
 // Run folds every interval until ctx ends, as long as there is something to fold.
 func (f *VisitFolder) Run(ctx context.Context) {
 	failures := retryLog{logger: f.logger, what: "folding visits into postgres"}
+	var lastPrune time.Time
 	every(ctx, f.interval, func() {
+		if f.Retention > 0 && time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			f.Prune(ctx, lastPrune)
+		}
 		for ctx.Err() == nil {
 			fold, err := f.Fold(ctx)
 			if ctx.Err() == nil {
@@ -342,6 +351,16 @@ func (f *VisitFolder) Run(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// Prune deletes the roll-ups older than Retention at now; every replica may, it does no harm.
+func (f *VisitFolder) Prune(ctx context.Context, now time.Time) {
+	n, err := f.store.PruneVisitStats(ctx, now.Add(-f.Retention).Truncate(time.Hour))
+	if err != nil {
+		f.logger.Warn("pruning old visit statistics failed; retrying in an hour", "err", err)
+	} else if n > 0 {
+		f.logger.Info("pruned old visit statistics", "rows", n, "retention", f.Retention.String())
+	}
 }
 
 // Fold folds the entries after the cursor, then deletes them from the stream.

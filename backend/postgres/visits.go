@@ -112,3 +112,9 @@ func (db *DB) VisitStats(ctx context.Context, code string, from, to time.Time, i
 	})
 	return st, done(err)
 }
+
+func (db *DB) PruneVisitStats(ctx context.Context, before time.Time) (int64, error) {
+	ctx, done := db.begin(ctx, "prune_visit_stats")
+	tag, err := db.pool.Exec(ctx, `DELETE FROM visit_stats WHERE hour < $1`, before)
+	return tag.RowsAffected(), done(err)
+}

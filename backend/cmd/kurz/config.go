@@ -35,12 +35,13 @@ type config struct {
 	Drain         time.Duration // after SIGTERM: not ready, still serving, for this long
 	KeyCacheTTL   time.Duration // how long a checked key is remembered: the revocation bound
 	LogLevel      string
-	RequireAPIKey bool     // POST /api/shorten needs a key too
-	CORSOrigins   []string // origins whose pages may call the API from a browser
-	Blocklist     string   // a file of blocked domains, read again when it changes
-	Analytics     bool     // record and fold visit analytics
-	FullReferrer  bool     // keep referrers' URLs, not only their hosts
-	GeoIPDB       string   // a MaxMind-format country database; empty: countries unknown
+	RequireAPIKey bool          // POST /api/shorten needs a key too
+	CORSOrigins   []string      // origins whose pages may call the API from a browser
+	Blocklist     string        // a file of blocked domains, read again when it changes
+	Analytics     bool          // record and fold visit analytics
+	FullReferrer  bool          // keep referrers' URLs, not only their hosts
+	GeoIPDB       string        // a MaxMind-format country database; empty: countries unknown
+	Retention     time.Duration // how long visit roll-ups are kept; 0: until deleted
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -70,6 +71,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Analytics:     e.bool("KURZ_ANALYTICS", true),
 		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER", false),
 		GeoIPDB:       e.str("KURZ_GEOIP_DB", ""),
+		Retention:     e.duration("KURZ_ANALYTICS_RETENTION", 0),
 		Sentinel: redis.Sentinel{
 			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
 			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),
@@ -77,6 +79,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if e.err != nil {
 		return c, e.err
+	}
+	if c.Retention != 0 && c.Retention < 24*time.Hour {
+		return c, fmt.Errorf("KURZ_ANALYTICS_RETENTION must be at least 24h (roll-ups are hourly), such as 2160h for 90 days, or 0 to keep them; not %s", c.Retention)
 	}
 	if (len(c.Sentinel.Addrs) > 0) != (c.Sentinel.MasterName != "") {
 		return c, fmt.Errorf("KURZ_REDIS_SENTINELS and KURZ_REDIS_MASTER_NAME go together: the Sentinels' host:port list and the master's name")

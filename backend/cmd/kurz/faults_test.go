@@ -348,6 +348,10 @@ func TestConfigIsStrict(t *testing.T) {
 		{"ErrSecretWord", "KURZ_CODE_SECRET", "test-secret", "KURZ_CODE_SECRET"},
 		{"ErrSecretNotRandom", "KURZ_CODE_SECRET", strings.Repeat("00", 32), "does not look random"},
 		{"ErrURLLength", "KURZ_MAX_URL_LENGTH", "100000", "KURZ_MAX_URL_LENGTH must be at most"},
+		{"OKRetention", "KURZ_ANALYTICS_RETENTION", "2160h", ""},
+		{"ErrRetentionShort", "KURZ_ANALYTICS_RETENTION", "30m", "KURZ_ANALYTICS_RETENTION must be at least 24h"},
+		{"ErrRetentionDays", "KURZ_ANALYTICS_RETENTION", "90d", "KURZ_ANALYTICS_RETENTION must be a duration"},
+		{"ErrAnalyticsBool", "KURZ_ANALYTICS", "off", "KURZ_ANALYTICS must be true, false, 1 or 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{tc.key: tc.value}
