@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -86,4 +88,36 @@ func TestRecordsVisits(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// The backends read the visitor's address from the edge: a client cannot set it.
+func TestPassesTheClientAddressOn(t *testing.T) {
+	r := mustStartRedis(t)
+	var got []string
+	next := http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		got = append(got, req.Header.Get(link.ClientAddrHeader))
+		rw.WriteHeader(http.StatusNotFound)
+	})
+	h, err := New(context.Background(), next, testConfig(r.addr, "19s"), "kurz-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, remote, xff, want string }{
+		{"Peer", "198.51.100.4:4000", "", "198.51.100.4"},
+		{"TrustedProxysLastEntry", "127.0.0.1:4000", "203.0.113.1, 203.0.113.9", "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got = nil
+			req := httptest.NewRequest("GET", "/tMiss01", nil)
+			req.RemoteAddr = tc.remote
+			req.Header.Set(link.ClientAddrHeader, "6.6.6.6") // sent by the client: replaced
+			if tc.xff != "" {
+				req.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("the backend saw %s %v, want %q", link.ClientAddrHeader, got, tc.want)
+			}
+		})
+	}
 }
