@@ -85,3 +85,24 @@ func TestVisitsRoundTrip(t *testing.T) {
 		t.Errorf("user agent kept %d bytes, want %d", len(got[1].UserAgent), link.MaxUserAgentBytes)
 	}
 }
+
+func TestClientAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		xff    []string
+		remote string
+		want   string
+	}{
+		{"Peer", nil, "198.51.100.4:4000", "198.51.100.4"},
+		{"PeerIPv6", nil, "[2001:db8::7]:4000", "2001:db8::7"},
+		{"PeerWithoutPort", nil, "198.51.100.4", "198.51.100.4"},
+		{"LastForwardedEntry", []string{"203.0.113.1, 203.0.113.9 "}, "127.0.0.1:1", "203.0.113.9"},
+		{"LastForwardedHeader", []string{"203.0.113.1", "203.0.113.5"}, "127.0.0.1:1", "203.0.113.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := link.ClientAddr(tc.xff, tc.remote); got != tc.want {
+				t.Errorf("ClientAddr(%q, %q) = %q, want %q", tc.xff, tc.remote, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ const (
 	// MaxUserAgentBytes and MaxReferrerBytes cut what a visit carries.
 	MaxUserAgentBytes = 256
 	MaxReferrerBytes  = 512
+	MaxAddrBytes      = 64
 )
 
 // AddVisitsScript appends one packed batch to the visits stream once per
@@ -63,12 +65,13 @@ type Visit struct {
 // AppendVisit packs v onto b as one line: code, unix seconds, address,
 // referrer and user agent, tab-separated; tabs and line breaks in the
 // header values become spaces, and they are cut to their limits.
+// The plugin's collectVisits packs clean values itself in fewer calls: keep the two alike.
 func AppendVisit(b []byte, v Visit) []byte {
 	b = append(b, v.Code...)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, v.At.Unix(), 10)
 	b = append(b, '\t')
-	b = appendField(b, v.Addr, 64)
+	b = appendField(b, v.Addr, MaxAddrBytes)
 	b = append(b, '\t')
 	b = appendField(b, v.Referrer, MaxReferrerBytes)
 	b = append(b, '\t')
@@ -112,4 +115,21 @@ func ParseVisits(packed string, visit func(Visit)) (malformed int) {
 		visit(Visit{Code: f[0], At: time.Unix(sec, 0).UTC(), Addr: f[2], Referrer: f[3], UserAgent: f[4]})
 	}
 	return malformed
+}
+
+// ClientAddr is a visitor's address: the last X-Forwarded-For entry, which
+// Traefik keeps only from trusted proxies (forwardedHeaders) and appends to,
+// else the peer's. The plugin's collectVisits has an inlined copy: keep the two alike.
+func ClientAddr(xff []string, remoteAddr string) string {
+	if len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.TrimSpace(last)
+	}
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }

@@ -16,7 +16,7 @@ const idempotentAttempts = 3
 func (k *Kurz) serveIdempotent(rw http.ResponseWriter, req *http.Request) {
 	// The visitor's address as the edge reads it, for the backend's visit
 	// analytics; set (never passed on from the client) on every request.
-	req.Header[link.ClientAddrHeader] = []string{clientAddr(req.Header, req.RemoteAddr)}
+	req.Header[link.ClientAddrHeader] = []string{link.ClientAddr(req.Header["X-Forwarded-For"], req.RemoteAddr)}
 	for attempt := 1; ; attempt++ {
 		w := &retryWriter{rw: rw, header: http.Header{}, retry: attempt < idempotentAttempts}
 		if attempt > 1 {

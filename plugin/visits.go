@@ -61,7 +61,8 @@ func (e *edge) collectVisits() {
 	if len(refs) == 0 && dropped == 0 {
 		return
 	}
-	at := strconv.FormatInt(time.Now().Unix(), 10)
+	now := time.Now()
+	at := strconv.FormatInt(now.Unix(), 10)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats.droppedVisits += dropped
@@ -77,8 +78,8 @@ func (e *edge) collectVisits() {
 			e.visitBatches = append(e.visitBatches, b)
 			e.filling = b
 		}
-		// Inlined copies of appendVisit and clientAddr: under Yaegi each call
-		// of an interpreted function allocates a frame, per visit here.
+		// An inlined copy of link.ClientAddr, and link.AppendVisit in few
+		// compiled calls: under Yaegi each interpreted call allocates a frame.
 		h := r.Header
 		ua, ref, addr := "", "", r.RemoteAddr
 		if v := h["User-Agent"]; len(v) > 0 {
@@ -97,9 +98,10 @@ func (e *edge) collectVisits() {
 			addr = host
 		}
 		line := strings.Join([]string{r.URL.Path[1:], at, addr, ref, ua}, "\t")
-		if len(ua) > link.MaxUserAgentBytes || len(ref) > link.MaxReferrerBytes || len(addr) > 64 ||
+		if len(ua) > link.MaxUserAgentBytes || len(ref) > link.MaxReferrerBytes || len(addr) > link.MaxAddrBytes ||
 			strings.Count(line, "\t") != 4 || strings.ContainsAny(line, "\r\n") {
-			b.packed = appendVisit(b.packed, r, at)
+			// Values to cut or with tabs or line breaks: link.AppendVisit mends them.
+			b.packed = link.AppendVisit(b.packed, link.Visit{Code: r.URL.Path[1:], At: now, Addr: addr, Referrer: ref, UserAgent: ua})
 		} else {
 			b.packed = append(b.packed, line...)
 			b.packed = append(b.packed, '\n')
@@ -107,30 +109,6 @@ func (e *edge) collectVisits() {
 		b.n++
 		e.queuedVisits++
 	}
-}
-
-// appendVisit packs a visit as link.AppendVisit does, in few calls: a line
-// whose header values hold a tab or a line break, or are too long, goes
-// through link.AppendVisit, which replaces and cuts them.
-// collectVisits has an inlined copy of it: keep the two alike.
-func appendVisit(b []byte, r *http.Request, at string) []byte {
-	h := r.Header
-	ua, ref := "", ""
-	if v := h["User-Agent"]; len(v) > 0 {
-		ua = v[0]
-	}
-	if v := h["Referer"]; len(v) > 0 {
-		ref = v[0]
-	}
-	code, addr := r.URL.Path[1:], clientAddr(h, r.RemoteAddr)
-	line := strings.Join([]string{code, at, addr, ref, ua}, "\t")
-	if len(ua) > link.MaxUserAgentBytes || len(ref) > link.MaxReferrerBytes || len(addr) > 64 ||
-		strings.Count(line, "\t") != 4 || strings.ContainsAny(line, "\r\n") {
-		sec, _ := strconv.ParseInt(at, 10, 64)
-		return link.AppendVisit(b, link.Visit{Code: code, At: time.Unix(sec, 0), Addr: addr, Referrer: ref, UserAgent: ua})
-	}
-	b = append(b, line...)
-	return append(b, '\n')
 }
 
 // flushVisits pushes the queued batches, oldest first, until one fails.
@@ -166,26 +144,4 @@ func (e *edge) flushVisits() {
 		}
 		e.mu.Unlock()
 	}
-}
-
-// clientAddr is the visitor's address: the last X-Forwarded-For entry, which
-// Traefik keeps only from trusted proxies (forwardedHeaders), else the peer's.
-// collectVisits has an inlined copy of it: keep the two alike.
-func clientAddr(h http.Header, remoteAddr string) string {
-	if xff := h["X-Forwarded-For"]; len(xff) > 0 {
-		last := xff[len(xff)-1]
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = last[i+1:]
-		}
-		return strings.TrimSpace(last)
-	}
-	return hostOf(remoteAddr)
-}
-
-// hostOf is the IP address of a RemoteAddr ("ip:port" or "[ip]:port").
-func hostOf(addr string) string {
-	if i := strings.LastIndexByte(addr, ':'); i > 0 && strings.IndexByte(addr[i:], ']') < 0 {
-		addr = addr[:i]
-	}
-	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 }

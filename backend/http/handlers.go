@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -119,24 +118,12 @@ func (s *server) handleRedirect() http.HandlerFunc {
 	}
 }
 
-// clientAddr is the visitor's address: the edge's reading of it, else the
-// last X-Forwarded-For entry (Traefik's peer), else the peer's.
+// clientAddr is the visitor's address: the edge's reading of it, else link.ClientAddr's.
 func clientAddr(r *http.Request) string {
 	if addr := r.Header.Get(link.ClientAddrHeader); addr != "" {
 		return addr
 	}
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		last := xff[len(xff)-1]
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = last[i+1:]
-		}
-		return strings.TrimSpace(last)
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return link.ClientAddr(r.Header.Values("X-Forwarded-For"), r.RemoteAddr)
 }
 
 // handleQR draws the QR code of an existing code's short URL.
