@@ -22,9 +22,7 @@ func TestRefusesAnotherCodeSecret(t *testing.T) {
 	b := MustStartBackend(t, db, rd.URL(), nil)
 	MustShorten(t, b.URL, "https://example.com/made-with-the-first-secret")
 	b.Stop(t)
-	env := map[string]string{"DATABASE_URL": db, "REDIS_URL": rd.URL(), "KURZ_LISTEN_ADDR": "127.0.0.1:0", "KURZ_METRICS_ADDR": "off",
-		"KURZ_CODE_SECRET": "9e1f0c2b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f"}
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, &syncBuffer{})
+	err := runRefused(t, db, rd.URL(), map[string]string{"KURZ_CODE_SECRET": "9e1f0c2b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f"})
 	if err == nil || !strings.Contains(err.Error(), "KURZ_CODE_SECRET") || !strings.Contains(err.Error(), "set the secret it was made with") {
 		t.Errorf("run with another secret = %v, want a refusal that says what to set", err)
 	}

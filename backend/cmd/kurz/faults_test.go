@@ -376,9 +376,7 @@ func TestRefusesRedisThatEvictsCounts(t *testing.T) {
 	pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
 	rc := MustRedisClient(t, rd)
 	rc.ConfigSet(context.Background(), "maxmemory-policy", "allkeys-lru")
-	env := map[string]string{"DATABASE_URL": pg.NewDatabase(t), "REDIS_URL": rd.URL(), "KURZ_CODE_SECRET": testCodeSecret,
-		"KURZ_LISTEN_ADDR": "127.0.0.1:0", "KURZ_METRICS_ADDR": "off"}
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, &syncBuffer{})
+	err := runRefused(t, pg.NewDatabase(t), rd.URL(), nil)
 	if err == nil || !strings.Contains(err.Error(), "maxmemory-policy allkeys-lru") || !strings.Contains(err.Error(), "volatile-lru") {
 		t.Errorf("run = %v, want a refusal that names the policy and what to set", err)
 	}

@@ -69,6 +69,18 @@ func MustStartBackend(tb testing.TB, databaseURL, redisURL string, env map[strin
 	return b
 }
 
+// runRefused runs the backend with extra settings, expecting it to refuse to
+// start, and returns its error.
+func runRefused(tb testing.TB, databaseURL, redisURL string, extra map[string]string) error {
+	tb.Helper()
+	env := map[string]string{"DATABASE_URL": databaseURL, "REDIS_URL": redisURL, "KURZ_CODE_SECRET": testCodeSecret,
+		"KURZ_LISTEN_ADDR": "127.0.0.1:0", "KURZ_METRICS_ADDR": "off"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return run(context.Background(), nil, func(k string) string { return env[k] }, &syncBuffer{})
+}
+
 // Stop shuts the backend down as SIGTERM would and waits for it.
 func (b *kurzBackend) Stop(tb testing.TB) {
 	tb.Helper()
