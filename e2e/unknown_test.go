@@ -12,14 +12,6 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
-func MustCodec(tb testing.TB, s *stack.Stack) *link.Codec {
-	tb.Helper()
-	c, err := link.NewCodec(s.Secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 // randomCodes are n code-shaped paths of r's choosing.
 func randomCodes(r *rand.Rand, n int) []string {
@@ -75,7 +67,7 @@ func TestUnknownCodesAnsweredAtTheEdge(t *testing.T) {
 		MustVisitOn(t, s.Traefik, existing, 1)
 	})
 	t.Run("LooksLikeTheBackends", func(t *testing.T) {
-		unknown, _ := MustCodec(t, s).Encode(1<<42 - 5)
+		unknown, _ := testenv.MustCodec(t, s.Secret).Encode(1<<42 - 5)
 		for _, accept := range []string{"", "application/json", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"} {
 			before := backendRedirects(t, s)
 			edge := testenv.Do(t, "GET", s.Traefik.URL()+"/"+unknown, "", "Accept", accept)

@@ -9,17 +9,8 @@ import (
 	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
-	"github.com/kurzlink/kurz/link"
 )
 
-func MustCodec(tb testing.TB, secret string) *link.Codec {
-	tb.Helper()
-	c, err := link.NewCodec(secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 func MustMigrated(tb testing.TB) *postgres.DB {
 	tb.Helper()
@@ -43,7 +34,7 @@ func MustCreate(tb testing.TB, db *postgres.DB, id int64, code string, plain boo
 // existing 7-character aliases for the edge the first time.
 func TestClaimCodeSpace(t *testing.T) {
 	ctx := context.Background()
-	codec := MustCodec(t, "the secret of this database")
+	codec := testenv.MustCodec(t, "the secret of this database")
 	t.Run("OKListsExistingAliases", func(t *testing.T) {
 		db := MustMigrated(t)
 		ids, _ := db.NextIDs(ctx, 4)
@@ -73,7 +64,7 @@ func TestClaimCodeSpace(t *testing.T) {
 		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
 			t.Fatal(err)
 		}
-		err := db.ClaimCodeSpace(ctx, MustCodec(t, "another secret"))
+		err := db.ClaimCodeSpace(ctx, testenv.MustCodec(t, "another secret"))
 		var mismatch *postgres.SecretMismatchError
 		if !errors.As(err, &mismatch) {
 			t.Fatalf("ClaimCodeSpace with another secret = %v, want a SecretMismatchError", err)
@@ -82,7 +73,7 @@ func TestClaimCodeSpace(t *testing.T) {
 	t.Run("ErrAnotherSecretBeforeTheFirstClaim", func(t *testing.T) {
 		db := MustMigrated(t) // a database of an older kurz, its codes made with the other secret
 		ids, _ := db.NextIDs(ctx, 1)
-		code, _ := MustCodec(t, "the old secret").Encode(ids[0])
+		code, _ := testenv.MustCodec(t, "the old secret").Encode(ids[0])
 		MustCreate(t, db, ids[0], code, true)
 		var mismatch *postgres.SecretMismatchError
 		if err := db.ClaimCodeSpace(ctx, codec); !errors.As(err, &mismatch) {
