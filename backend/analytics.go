@@ -178,10 +178,9 @@ type Classifier struct {
 	Geo          GeoIP // nil: every country is "unknown"
 	FullReferrer bool  // keep the referrer's URL, not only its host
 
-	mu        sync.Mutex
-	agents    map[string]agent
-	referrers map[string]string
-	countries map[string]string
+	agents    memo[agent]
+	referrers memo[string]
+	countries memo[string]
 }
 
 type agent struct {
@@ -194,10 +193,10 @@ const maxRemembered = 50000
 
 // Classify returns the dimensions of v.
 func (c *Classifier) Classify(v link.Visit) Classification {
-	a := c.agent(v.UserAgent)
+	a := c.agents.get(v.UserAgent, parseAgent)
 	return Classification{Bot: a.bot, Browser: a.browser, OS: a.os, Device: a.device,
-		Referrer: remember(&c.mu, &c.referrers, v.Referrer, c.referrer),
-		Country:  remember(&c.mu, &c.countries, v.Addr, c.country)}
+		Referrer: c.referrers.get(v.Referrer, c.referrer),
+		Country:  c.countries.get(v.Addr, c.country)}
 }
 
 func (c *Classifier) country(addr string) string {
@@ -211,39 +210,27 @@ func (c *Classifier) country(addr string) string {
 	return "unknown"
 }
 
-// remember returns f(key), computed once while the cache holds at most maxRemembered keys.
-func remember(mu *sync.Mutex, cache *map[string]string, key string, f func(string) string) string {
-	mu.Lock()
-	v, ok := (*cache)[key]
-	mu.Unlock()
+// memo remembers f's results for at most maxRemembered keys, then starts over.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (m *memo[V]) get(key string, f func(string) V) V {
+	m.mu.Lock()
+	v, ok := m.m[key]
+	m.mu.Unlock()
 	if ok {
 		return v
 	}
 	v = f(key)
-	mu.Lock()
-	if *cache == nil || len(*cache) >= maxRemembered {
-		*cache = map[string]string{}
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= maxRemembered {
+		m.m = map[string]V{}
 	}
-	(*cache)[key] = v
-	mu.Unlock()
+	m.m[key] = v
+	m.mu.Unlock()
 	return v
-}
-
-func (c *Classifier) agent(ua string) agent {
-	c.mu.Lock()
-	a, ok := c.agents[ua]
-	c.mu.Unlock()
-	if ok {
-		return a
-	}
-	a = parseAgent(ua)
-	c.mu.Lock()
-	if c.agents == nil || len(c.agents) >= maxRemembered {
-		c.agents = map[string]agent{}
-	}
-	c.agents[ua] = a
-	c.mu.Unlock()
-	return a
 }
 
 // parseAgent flags crawlers and link-preview fetchers with crawlerdetect's
