@@ -56,6 +56,8 @@ type redisClient struct {
 	mu        sync.Mutex
 	p         *pipe // nil when broken
 	dialing   bool
+	dialDone  chan struct{} // closed when the dial under way ends; nil when it probes a Redis that failed
+	healthy   bool          // the last dial succeeded and no reply has timed out since
 	openUntil time.Time
 	failures  int64 // dials and timeouts that opened the breaker
 
@@ -69,8 +71,10 @@ type redisClient struct {
 func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
 
 // pipe returns the open connection, or an error without waiting when the
-// breaker is open or another caller is dialing. edge.lookup has an inlined
-// copy of its fast path: keep the two alike.
+// breaker is open or another caller probes a Redis that failed. A caller that
+// finds a healthy connection's redial under way (the server closed it) waits
+// for it: that dial is quick, and passing on would cost a backend hop.
+// edge.lookup has an inlined copy of its fast path: keep the two alike.
 func (c *redisClient) pipe() (*pipe, error) {
 	c.mu.Lock()
 	p := c.p
@@ -78,16 +82,31 @@ func (c *redisClient) pipe() (*pipe, error) {
 		c.mu.Unlock()
 		return p, nil
 	}
-	if c.dialing || time.Now().Before(c.openUntil) {
+	if c.dialing {
+		wait := c.dialDone
+		c.mu.Unlock()
+		if wait == nil {
+			return nil, errBreakerOpen
+		}
+		return c.awaitDial(wait)
+	}
+	if time.Now().Before(c.openUntil) {
 		c.mu.Unlock()
 		return nil, errBreakerOpen
 	}
 	c.dialing = true
+	var done chan struct{}
+	if c.healthy {
+		done = make(chan struct{})
+	}
+	c.dialDone = done
 	c.mu.Unlock()
 
 	np, err := dialPipe(c.opts, c)
 	c.mu.Lock()
 	c.dialing = false
+	c.dialDone = nil
+	c.healthy = err == nil
 	if err != nil {
 		c.openUntil = time.Now().Add(c.opts.cooldown)
 		c.failures++
@@ -95,7 +114,27 @@ func (c *redisClient) pipe() (*pipe, error) {
 		c.p = np
 	}
 	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 	return np, err
+}
+
+// awaitDial waits, within the reply deadline, for another caller's dial to end.
+func (c *redisClient) awaitDial(done chan struct{}) (*pipe, error) {
+	t := time.NewTimer(c.replyDeadline())
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	p := c.p
+	c.mu.Unlock()
+	if p == nil {
+		return nil, errBreakerOpen
+	}
+	return p, nil
 }
 
 // connect opens the connection ahead of the first lookup. A function of its
@@ -124,6 +163,7 @@ func (c *redisClient) failed(p *pipe, err error) {
 	if isTimeout(err) {
 		c.openUntil = time.Now().Add(c.opts.cooldown)
 		c.failures++
+		c.healthy = false
 	}
 	c.mu.Unlock()
 }
@@ -469,8 +509,8 @@ func (p *pipe) readLoop() {
 	}
 }
 
-// fail closes the connection, fails every call in flight or queued, and tells
-// the client.
+// fail closes the connection, tells the client, then fails every call in
+// flight or queued: a caller that asks again meets a new connection, not this one.
 func (p *pipe) fail(err error) {
 	p.conn.Close()
 	p.mu.Lock()
@@ -484,13 +524,13 @@ func (p *pipe) fail(err error) {
 	p.queued = nil
 	p.cond.Broadcast()
 	p.mu.Unlock()
+	p.client.failed(p, err)
 	for _, c := range calls {
 		if c.err == nil { // a call the reader marked (errTooLong) keeps its error
 			c.err = err
 		}
 		close(c.done)
 	}
-	p.client.failed(p, err)
 }
 
 func (p *pipe) close() { p.fail(errClosed) }

@@ -166,14 +166,17 @@ func TestOverlongValueIsRefused(t *testing.T) {
 	cfg := testConfig(r.addr, "34s")
 	cfg.DisableHotCache = true
 	h, next := mustNewConnected(t, cfg)
-	if got := serve(h, "GET", "/tLong01").Code; got != http.StatusTeapot {
-		t.Errorf("overlong value: status = %d, want it passed on", got)
+	const rounds = 10 // each drops the connection: the next lookup must dial again, never meet the dead one
+	for i := 0; i < rounds; i++ {
+		if got := serve(h, "GET", "/tLong01").Code; got != http.StatusTeapot {
+			t.Fatalf("round %d: overlong value: status = %d, want it passed on", i, got)
+		}
+		if got := serve(h, "GET", "/tLong02").Code; got != http.StatusMovedPermanently {
+			t.Fatalf("round %d: next lookup = %d, want 301", i, got)
+		}
 	}
-	if got := serve(h, "GET", "/tLong02").Code; got != http.StatusMovedPermanently {
-		t.Errorf("next lookup on the same connection = %d, want 301", got)
-	}
-	if got, want := h.(*Kurz).edge.snapshot().badValues, int64(1); got != want || next.called != 1 {
-		t.Errorf("badValues = %d, passed on %d; want %d and 1", got, next.called, want)
+	if got, want := h.(*Kurz).edge.snapshot().badValues, int64(rounds); got != want || next.called != rounds {
+		t.Errorf("badValues = %d, passed on %d; want %d and %d", got, next.called, want, rounds)
 	}
 }
 
@@ -355,4 +358,33 @@ func TestWatchdogIsNotFooledByANewConnection(t *testing.T) {
 	if dead {
 		t.Error("the watchdog failed a new connection's first batch as overdue")
 	}
+}
+
+// A caller woken by a connection's failure must find the client has forgotten
+// that connection: asking again then dials a new one instead of meeting the
+// dead one (the Yaegi flake of TestOverlongValueIsRefused: 418 after a refusal).
+func TestFailedConnectionIsForgottenBeforeCallersWake(t *testing.T) {
+	c := newRedisClient(redisOptions{addr: "127.0.0.1:1", dialTimeout: time.Second, readTimeout: time.Second, cooldown: time.Millisecond})
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	p := &pipe{conn: a, client: c}
+	p.cond = sync.NewCond(&p.mu)
+	cl := newCall()
+	p.inflight = []*call{cl}
+	c.p = p
+
+	c.mu.Lock() // the client cannot forget p until this is released
+	failed := make(chan struct{})
+	go func() { defer close(failed); p.fail(errClosed) }()
+	select {
+	case <-cl.done:
+		t.Error("a caller was woken while the client still held the failed connection")
+	case <-time.After(100 * time.Millisecond):
+	}
+	c.mu.Unlock()
+	<-cl.done
+	if c.connected() {
+		t.Error("after the wake-up the client still holds the failed connection")
+	}
+	<-failed
 }
