@@ -11,7 +11,6 @@ import (
 	"github.com/kurzlink/kurz/internal/testenv"
 )
 
-
 func MustMigrated(tb testing.TB) *postgres.DB {
 	tb.Helper()
 	db := MustOpen(tb, testenv.SharedPostgres(tb).NewDatabase(tb))

@@ -1,0 +1,161 @@
+package backend
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kurzlink/kurz/link"
+)
+
+// VisitFolder folds the visits stream into Postgres every interval.
+type VisitFolder struct {
+	stream     VisitStream
+	store      VisitStore
+	classifier *Classifier
+	interval   time.Duration
+	logger     *slog.Logger
+	// Entries is how many stream entries one fold reads at most.
+	Entries int
+	// Retention, if set, is how long roll-ups are kept (pruned hourly).
+	Retention time.Duration
+
+	mu                sync.Mutex
+	folded, malformed int64
+}
+
+// NewVisitFolder folds with classifier every interval.
+func NewVisitFolder(stream VisitStream, store VisitStore, classifier *Classifier, interval time.Duration, logger *slog.Logger) *VisitFolder {
+	return &VisitFolder{stream: stream, store: store, classifier: classifier, interval: interval, logger: logger, Entries: 20}
+}
+
+// Folded and Malformed are how many visits this replica folded, and skipped as malformed.
+func (f *VisitFolder) Folded() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.folded
+}
+
+func (f *VisitFolder) Malformed() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.malformed
+}
+
+// Run folds every interval until ctx ends, as long as there is something to fold.
+func (f *VisitFolder) Run(ctx context.Context) {
+	failures := retryLog{logger: f.logger, what: "folding visits into postgres"}
+	var lastPrune time.Time
+	every(ctx, f.interval, func() {
+		if f.Retention > 0 && time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			f.Prune(ctx, lastPrune)
+		}
+		for ctx.Err() == nil {
+			fold, err := f.Fold(ctx)
+			if ctx.Err() == nil {
+				failures.record(err)
+			}
+			if err != nil || fold.Entries < f.Entries {
+				return
+			}
+		}
+	})
+}
+
+// Prune deletes the roll-ups older than Retention at now; every replica may, it does no harm.
+func (f *VisitFolder) Prune(ctx context.Context, now time.Time) {
+	n, err := f.store.PruneVisitStats(ctx, now.Add(-f.Retention).Truncate(time.Hour))
+	if err != nil {
+		f.logger.Warn("pruning old visit statistics failed; retrying in an hour", "err", err)
+	} else if n > 0 {
+		f.logger.Info("pruned old visit statistics", "rows", n, "retention", f.Retention.String())
+	}
+}
+
+// Fold folds the entries after the cursor, then deletes them from the stream.
+func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
+	fold, err := f.store.FoldVisits(ctx, func(cursor string) (VisitFold, error) {
+		entries, err := f.stream.ReadVisits(ctx, cursor, f.Entries)
+		if err != nil || len(entries) == 0 {
+			return VisitFold{}, err
+		}
+		return f.rollup(entries), nil
+	})
+	if err != nil || fold.Last == "" {
+		return fold, err
+	}
+	f.mu.Lock()
+	f.folded += fold.Visits
+	f.malformed += fold.Malformed
+	f.mu.Unlock()
+	if fold.Malformed > 0 {
+		f.logger.Warn("skipped malformed visits", "visits", fold.Malformed)
+	}
+	if err := f.stream.TrimVisits(ctx, fold.Last); err != nil {
+		f.logger.Warn("trimming folded visits failed; the next fold trims them", "err", err)
+	}
+	return fold, nil
+}
+
+// rollup classifies the entries' visits and sums them by code, hour,
+// dimension and value, for the link and for all links.
+func (f *VisitFolder) rollup(entries []VisitEntry) VisitFold {
+	type key struct {
+		code, dim, value string
+		hour             int64
+	}
+	// Identical lines (a client's visits of a link in one push) are read and classified once.
+	lines := map[string]int64{}
+	for _, e := range entries {
+		for packed := e.Packed; packed != ""; {
+			line, rest, _ := strings.Cut(packed, "\n")
+			lines[line]++
+			packed = rest
+		}
+	}
+	sums := map[key]int64{}
+	fold := VisitFold{Last: entries[len(entries)-1].ID, Entries: len(entries)}
+	for line, n := range lines {
+		fold.Malformed += n * int64(link.ParseVisits(line, func(v link.Visit) {
+			c := f.classifier.Classify(v)
+			kind := "human"
+			if c.Bot {
+				kind = "bot"
+			}
+			hour := v.At.Truncate(time.Hour).Unix()
+			for _, code := range []string{v.Code, AllLinksCode} {
+				sums[key{code, DimKind, kind, hour}] += n
+				sums[key{code, DimReferrer, c.Referrer, hour}] += n
+				sums[key{code, DimBrowser, c.Browser, hour}] += n
+				sums[key{code, DimOS, c.OS, hour}] += n
+				sums[key{code, DimDevice, c.Device, hour}] += n
+				sums[key{code, DimCountry, c.Country, hour}] += n
+			}
+			fold.Visits += n
+		}))
+	}
+	for k, n := range sums {
+		fold.Rollups = append(fold.Rollups, VisitRollup{Code: k.code, Hour: time.Unix(k.hour, 0).UTC(), Dim: k.dim, Value: k.value, Visits: n})
+	}
+	// One order for every writer: concurrent upserts never deadlock.
+	sort.Slice(fold.Rollups, func(i, j int) bool {
+		a, b := fold.Rollups[i], fold.Rollups[j]
+		if a.Code != b.Code {
+			return a.Code < b.Code
+		}
+		if a.Dim != b.Dim {
+			return a.Dim < b.Dim
+		}
+		if !a.Hour.Equal(b.Hour) {
+			return a.Hour.Before(b.Hour)
+		}
+		return a.Value < b.Value
+	})
+	return fold
+}
+
+// VisitRecorder collects the visits a backend redirects and pushes them
