@@ -12,7 +12,6 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
-
 // randomCodes are n code-shaped paths of r's choosing.
 func randomCodes(r *rand.Rand, n int) []string {
 	codes := make([]string, n)
