@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run run-ha keys test test-go test-yaegi test-deploy compose-test k8s bench fuzz deps deps-test traefik build clean
+.PHONY: run run-ha keys test test-go test-yaegi test-deploy compose-test k8s docs bench fuzz deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -25,13 +25,18 @@ test-yaegi:
 test-deploy:
 	cd deploy && KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -timeout 10m ./...
 
-## compose-test: docker-compose.yml for real, with images built here (installs docker.io and starts dockerd when root; see README)
+## compose-test: docker-compose.yml for real, with images built here (installs docker.io and starts dockerd when root; see docs/docker.md)
 compose-test:
 	scripts/compose-test.sh
 
 ## k8s: render the Helm chart offline (default and HA-off values) into out/k8s/, and the plugin's checksum into deploy/traefik-values.yaml
 k8s:
 	cd deploy && $(GO) run ./cmd/render $(CURDIR)/out/k8s
+
+## docs: write the generated tables of docs/configuration.md (the backends' settings, the edge's options)
+docs:
+	$(GO) test -count=1 -run 'TestSettings/OKDocsAreGenerated' ./backend/cmd/kurz -update
+	$(GO) test -count=1 -run 'TestConfigurationReference/OKEdgeOptionsAreGenerated' . -update
 
 ## fuzz: run each fuzz target for FUZZTIME (default 1m); their seed corpora run in make test
 FUZZTIME ?= 1m
@@ -46,7 +51,7 @@ KURZ_POSTGRES_PORT ?= 15432
 keys: build
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:$(KURZ_POSTGRES_PORT)/kurz?sslmode=disable} ./bin/kurz keys $(ARGS)
 
-## bench: the benchmark table (see README)
+## bench: the benchmark table (see docs/benchmarks.md)
 bench: deps traefik build
 	$(GO) run ./cmd/kurz-bench
 

@@ -24,7 +24,3 @@ func ValidateAlias(alias string) error {
 	return nil
 }
 
-// ValidRedirect reports whether status may be used for a redirect.
-func ValidRedirect(status int) bool {
-	return status == 301 || status == 302 || status == 307 || status == 308
-}

@@ -100,8 +100,8 @@ func (s *Shortener) validateOptions(req CreateRequest) error {
 	if req.MaxVisits != nil && *req.MaxVisits <= 0 {
 		return Errorf(EINVALIDFIELD, "max_visits must be a positive number")
 	}
-	if req.Redirect != 0 && !ValidRedirect(req.Redirect) {
-		return Errorf(EINVALIDFIELD, "redirect must be 301, 302, 307 or 308")
+	if req.Redirect != 0 && !link.IsRedirectStatus(req.Redirect) {
+		return Errorf(EINVALIDFIELD, "redirect must be %s", link.RedirectStatuses)
 	}
 	return nil
 }

@@ -250,3 +250,12 @@ func IsSafeTarget(s string) bool {
 // controlBytes may not appear in a target: they would split or corrupt the header.
 const controlBytes = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f" +
 	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f "
+
+// RedirectStatuses names the statuses IsRedirectStatus accepts, for error messages.
+const RedirectStatuses = "301, 302, 307 or 308"
+
+// IsRedirectStatus reports whether status may answer a redirect: the one
+// list the edge, the backends' setting and a link's own status are checked against.
+func IsRedirectStatus(status int) bool {
+	return status == 301 || status == 302 || status == 307 || status == 308
+}

@@ -14,32 +14,29 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
-// Config is the middleware's configuration in Traefik's dynamic configuration.
+// Config is the middleware's configuration in Traefik's dynamic
+// configuration; each doc tag is its line in docs/configuration.md.
 type Config struct {
-	RedisAddress string `json:"redisAddress,omitempty"` // host:port; ignored with sentinelAddresses
-	// SentinelAddresses (host:port each) and MasterName: the master is found
-	// through Redis Sentinel and followed across failovers.
-	SentinelAddresses []string `json:"sentinelAddresses,omitempty"`
-	MasterName        string   `json:"masterName,omitempty"`
-	SentinelUsername  string   `json:"sentinelUsername,omitempty"`
-	SentinelPassword  string   `json:"sentinelPassword,omitempty"`
-	RedisUsername     string   `json:"redisUsername,omitempty"` // ACL user, with RedisPassword
-	RedisPassword     string   `json:"redisPassword,omitempty"`
-	RedisDB           int      `json:"redisDB,omitempty"`
-	DialTimeout       string   `json:"dialTimeout,omitempty"` // e.g. "200ms"
-	ReadTimeout       string   `json:"readTimeout,omitempty"` // per reply
-	Cooldown          string   `json:"cooldown,omitempty"`    // breaker open time after a failure
-	RedirectStatus    int      `json:"redirectStatus,omitempty"`
-	CacheControl      string   `json:"cacheControl,omitempty"`
-	HotCacheSize      int      `json:"hotCacheSize,omitempty"` // entries
-	HotCacheTTL       string   `json:"hotCacheTTL,omitempty"`
-	DisableHotCache   bool     `json:"disableHotCache,omitempty"`
-	DisableHitCount   bool     `json:"disableHitCount,omitempty"`
-	DisableAnalytics  bool     `json:"disableAnalytics,omitempty"` // no visit analytics (referrers, browsers, countries)
-	FlushInterval     string   `json:"flushInterval,omitempty"`    // how often counted hits go to Redis
-	// CodeSecret is the backends' KURZ_CODE_SECRET: with it the edge answers
-	// 404 itself for codes that cannot exist; empty leaves them to the backends.
-	CodeSecret string `json:"codeSecret,omitempty"`
+	RedisAddress      string   `json:"redisAddress,omitempty" doc:"host:port of the Redis master; ignored with sentinelAddresses; refused empty or without a port"`
+	SentinelAddresses []string `json:"sentinelAddresses,omitempty" doc:"host:port of each Sentinel: the master of masterName is found through them and followed across failovers; refused when an entry is not host:port"`
+	MasterName        string   `json:"masterName,omitempty" doc:"the master's name the Sentinels watch; refused without sentinelAddresses, and sentinelAddresses without it"`
+	SentinelUsername  string   `json:"sentinelUsername,omitempty" doc:"user for the Sentinels' ACL"`
+	SentinelPassword  string   `json:"sentinelPassword,omitempty" doc:"password for the Sentinels"`
+	RedisUsername     string   `json:"redisUsername,omitempty" doc:"Redis ACL user, with redisPassword"`
+	RedisPassword     string   `json:"redisPassword,omitempty" doc:"Redis password"`
+	RedisDB           int      `json:"redisDB,omitempty" doc:"Redis database number, the backends' REDIS_URL's; refused negative"`
+	DialTimeout       string   `json:"dialTimeout,omitempty" doc:"the bound on a dial to Redis (a duration)"`
+	ReadTimeout       string   `json:"readTimeout,omitempty" doc:"the bound on one Redis reply; a lookup that waits longer is passed to the backends"`
+	Cooldown          string   `json:"cooldown,omitempty" doc:"how long the breaker stays open after a failed dial or a timeout: lookups pass to the backends at once meanwhile"`
+	RedirectStatus    int      `json:"redirectStatus,omitempty" doc:"the redirect status, the backends' KURZ_REDIRECT_STATUS; refused unless 301, 302, 307 or 308"`
+	CacheControl      string   `json:"cacheControl,omitempty" doc:"Cache-Control of a redirect, the backends' KURZ_CACHE_CONTROL"`
+	HotCacheSize      int      `json:"hotCacheSize,omitempty" doc:"entries of the in-process hot cache; refused unless positive (disableHotCache turns it off)"`
+	HotCacheTTL       string   `json:"hotCacheTTL,omitempty" doc:"how long a hot entry lives without an invalidation (1 to 1.25 times this): the bound on a stale answer while the invalidation subscription is down"`
+	DisableHotCache   bool     `json:"disableHotCache,omitempty" doc:"true: every lookup asks Redis"`
+	DisableHitCount   bool     `json:"disableHitCount,omitempty" doc:"true: the edge counts no visits (the backends then never learn of the ones it answered)"`
+	DisableAnalytics  bool     `json:"disableAnalytics,omitempty" doc:"true: no visit analytics (referrers, browsers, countries) from the edge"`
+	FlushInterval     string   `json:"flushInterval,omitempty" doc:"how often counted hits and visits go to Redis: a Traefik killed outright loses at most this much of them"`
+	CodeSecret        string   `json:"codeSecret,omitempty" doc:"the backends' KURZ_CODE_SECRET: with it the edge answers 404 itself for codes that cannot exist; empty leaves them to the backends"`
 }
 
 // CreateConfig returns the defaults.
@@ -93,10 +90,8 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 			return nil, fmt.Errorf("kurz: redisAddress %q must be host:port: %v", config.RedisAddress, err)
 		}
 	}
-	switch config.RedirectStatus {
-	case 301, 302, 307, 308:
-	default:
-		return nil, fmt.Errorf("kurz: redirectStatus must be 301, 302, 307 or 308, not %d", config.RedirectStatus)
+	if !link.IsRedirectStatus(config.RedirectStatus) {
+		return nil, fmt.Errorf("kurz: redirectStatus must be %s, not %d", link.RedirectStatuses, config.RedirectStatus)
 	}
 	if config.HotCacheSize <= 0 {
 		return nil, fmt.Errorf("kurz: hotCacheSize must be positive, not %d (use disableHotCache to turn it off)", config.HotCacheSize)

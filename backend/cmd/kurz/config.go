@@ -47,34 +47,34 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	e := envReader{getenv: getenv}
 	c := config{
-		ListenAddr:    e.str("KURZ_LISTEN_ADDR", defaultListenAddr),
-		MetricsAddr:   e.str("KURZ_METRICS_ADDR", "127.0.0.1:9100"),
-		DatabaseURL:   e.str("DATABASE_URL", "postgres://kurz:kurz@127.0.0.1:5432/kurz?sslmode=disable"),
-		ReplicaURL:    e.str("DATABASE_REPLICA_URL", ""),
-		RedisURL:      e.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		PublicURL:     strings.TrimRight(e.str("KURZ_PUBLIC_URL", "http://localhost:8000"), "/"),
-		CodeSecret:    e.str("KURZ_CODE_SECRET", ""),
-		MaxURLLength:  e.int("KURZ_MAX_URL_LENGTH", 2048),
-		MaxBodyBytes:  int64(e.int("KURZ_MAX_BODY_BYTES", 8<<10)),
-		RedirectCode:  e.int("KURZ_REDIRECT_STATUS", 301),
-		CacheControl:  e.str("KURZ_CACHE_CONTROL", "private, max-age=90"),
-		FlushInterval: e.duration("KURZ_HIT_FLUSH_INTERVAL", 200*time.Millisecond),
-		PGTimeout:     e.duration("KURZ_POSTGRES_TIMEOUT", 3*time.Second),
-		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT", 250*time.Millisecond),
-		StartTimeout:  e.duration("KURZ_START_TIMEOUT", 30*time.Second),
-		Drain:         e.duration("KURZ_SHUTDOWN_DRAIN", 0),
-		KeyCacheTTL:   e.duration("KURZ_KEY_CACHE_TTL", 10*time.Second),
-		LogLevel:      e.str("KURZ_LOG_LEVEL", "info"),
-		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY", false),
+		ListenAddr:    e.str("KURZ_LISTEN_ADDR"),
+		MetricsAddr:   e.str("KURZ_METRICS_ADDR"),
+		DatabaseURL:   e.str("DATABASE_URL"),
+		ReplicaURL:    e.str("DATABASE_REPLICA_URL"),
+		RedisURL:      e.str("REDIS_URL"),
+		PublicURL:     strings.TrimRight(e.str("KURZ_PUBLIC_URL"), "/"),
+		CodeSecret:    e.str("KURZ_CODE_SECRET"),
+		MaxURLLength:  e.int("KURZ_MAX_URL_LENGTH"),
+		MaxBodyBytes:  int64(e.int("KURZ_MAX_BODY_BYTES")),
+		RedirectCode:  e.int("KURZ_REDIRECT_STATUS"),
+		CacheControl:  e.str("KURZ_CACHE_CONTROL"),
+		FlushInterval: e.duration("KURZ_HIT_FLUSH_INTERVAL"),
+		PGTimeout:     e.duration("KURZ_POSTGRES_TIMEOUT"),
+		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT"),
+		StartTimeout:  e.duration("KURZ_START_TIMEOUT"),
+		Drain:         e.duration("KURZ_SHUTDOWN_DRAIN"),
+		KeyCacheTTL:   e.duration("KURZ_KEY_CACHE_TTL"),
+		LogLevel:      e.str("KURZ_LOG_LEVEL"),
+		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY"),
 		CORSOrigins:   e.list("KURZ_CORS_ORIGINS"),
-		Blocklist:     e.str("KURZ_BLOCKLIST", ""),
-		Analytics:     e.bool("KURZ_ANALYTICS", true),
-		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER", false),
-		GeoIPDB:       e.str("KURZ_GEOIP_DB", ""),
-		Retention:     e.duration("KURZ_ANALYTICS_RETENTION", 0),
+		Blocklist:     e.str("KURZ_BLOCKLIST"),
+		Analytics:     e.bool("KURZ_ANALYTICS"),
+		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER"),
+		GeoIPDB:       e.str("KURZ_GEOIP_DB"),
+		Retention:     e.duration("KURZ_ANALYTICS_RETENTION"),
 		Sentinel: redis.Sentinel{
-			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME", ""),
-			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME", ""), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD", ""),
+			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME"),
+			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME"), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD"),
 		},
 	}
 	if e.err != nil {
@@ -99,10 +99,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := checkCodeSecret(c.CodeSecret); err != nil {
 		return c, err
 	}
-	switch c.RedirectCode {
-	case 301, 302, 307, 308:
-	default:
-		return c, fmt.Errorf("KURZ_REDIRECT_STATUS must be 301, 302, 307 or 308, not %d", c.RedirectCode)
+	if !link.IsRedirectStatus(c.RedirectCode) {
+		return c, fmt.Errorf("KURZ_REDIRECT_STATUS must be %s, not %d", link.RedirectStatuses, c.RedirectCode)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("KURZ_PUBLIC_URL must be an absolute http(s) URL, not %q", c.PublicURL)
@@ -154,22 +152,27 @@ func checkCodeSecret(secret string) error {
 	return nil
 }
 
+// envReader reads settings from the environment, with their defaults from
+// settings, and keeps the first malformed one as its error.
 type envReader struct {
 	getenv func(string) string
 	err    error
 }
 
-func (e *envReader) str(key, def string) string {
+// raw is the value of key, or its default.
+func (e *envReader) raw(key string) string {
 	if v := e.getenv(key); v != "" {
 		return v
 	}
-	return def
+	return settingDefault(key)
 }
+
+func (e *envReader) str(key string) string { return e.raw(key) }
 
 // list reads a comma-separated list, blanks dropped.
 func (e *envReader) list(key string) []string {
 	var out []string
-	for _, v := range strings.Split(e.getenv(key), ",") {
+	for _, v := range strings.Split(e.raw(key), ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			out = append(out, v)
 		}
@@ -178,42 +181,38 @@ func (e *envReader) list(key string) []string {
 }
 
 // bool accepts true, false, 1 and 0 only: anything else is a mistake to report, not a false.
-func (e *envReader) bool(key string, def bool) bool {
-	switch v := e.getenv(key); v {
-	case "":
-		return def
+func (e *envReader) bool(key string) bool {
+	switch v := e.raw(key); v {
 	case "true", "1":
 		return true
 	case "false", "0":
 		return false
 	default:
-		if e.err == nil {
-			e.err = fmt.Errorf("%s must be true, false, 1 or 0, not %q", key, v)
-		}
-		return def
+		e.fail(fmt.Errorf("%s must be true, false, 1 or 0, not %q", key, v))
+		return false
 	}
 }
 
-func (e *envReader) int(key string, def int) int {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
+func (e *envReader) int(key string) int {
+	v := e.raw(key)
 	n, err := strconv.Atoi(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s must be an integer, not %q", key, v)
+	if err != nil {
+		e.fail(fmt.Errorf("%s must be an integer, not %q", key, v))
 	}
 	return n
 }
 
-func (e *envReader) duration(key string, def time.Duration) time.Duration {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
+func (e *envReader) duration(key string) time.Duration {
+	v := e.raw(key)
 	d, err := time.ParseDuration(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s must be a duration such as 500ms or 2s, not %q", key, v)
+	if err != nil {
+		e.fail(fmt.Errorf("%s must be a duration such as 500ms or 2s, not %q", key, v))
 	}
 	return d
+}
+
+func (e *envReader) fail(err error) {
+	if e.err == nil {
+		e.err = err
+	}
 }

@@ -29,6 +29,8 @@ import (
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 1 {
 		switch args[1] {
+		case "--help", "-h", "help":
+			return writeHelp(stdout)
 		case "healthcheck": // for container health checks: the image has no curl
 			return healthcheck(ctx, getenv)
 		case "keys":
@@ -39,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 			return kurz.WritePluginSource(args[2])
 		default:
-			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\", \"healthcheck\" or \"plugin-source\"", args[1])
+			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\", \"healthcheck\", \"plugin-source\" or \"--help\"", args[1])
 		}
 	}
 	cfg, err := loadConfig(getenv)
@@ -231,10 +233,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // healthcheck asks this container's own server whether it can serve (/health/ready).
 func healthcheck(ctx context.Context, getenv func(string) string) error {
-	addr := getenv("KURZ_LISTEN_ADDR")
-	if addr == "" {
-		addr = defaultListenAddr
-	}
+	e := envReader{getenv: getenv}
+	addr := e.str("KURZ_LISTEN_ADDR")
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
