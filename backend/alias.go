@@ -23,4 +23,3 @@ func ValidateAlias(alias string) error {
 	}
 	return nil
 }
-
