@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 var (
@@ -59,7 +61,13 @@ type redisClient struct {
 	dialDone  chan struct{} // closed when the dial under way ends; nil when it probes a Redis that failed
 	healthy   bool          // the last dial succeeded and no reply has timed out since
 	openUntil time.Time
-	failures  int64 // dials and timeouts that opened the breaker
+	failures  int64   // dials and timeouts that opened the breaker
+	errors    int64   // connections failed, timeouts included
+	timeouts  int64   // replies overdue
+	rtt       []int64 // round trips by link.EdgeRTTBounds
+	rttSum    int64   // microseconds
+	batch     []int64 // batch sizes by link.EdgeBatchBounds
+	batchSum  int64
 
 	// The watchdog's view of the batch in flight: its connection, its number
 	// (counted per connection) and when first seen.
@@ -68,7 +76,33 @@ type redisClient struct {
 	watchedSince time.Time
 }
 
-func newRedisClient(o redisOptions) *redisClient { return &redisClient{opts: o} }
+func newRedisClient(o redisOptions) *redisClient {
+	c := &redisClient{opts: o}
+	c.rtt = make([]int64, len(link.EdgeRTTBounds)+1)
+	c.batch = make([]int64, len(link.EdgeBatchBounds)+1)
+	return c
+}
+
+// observeBatch counts a batch of n replies read rtt after it was written.
+func (c *redisClient) observeBatch(n int, rtt time.Duration) {
+	us := int64(rtt / time.Microsecond)
+	c.mu.Lock()
+	c.rtt[bucketOf(link.EdgeRTTBounds, us)]++
+	c.rttSum += us
+	c.batch[bucketOf(link.EdgeBatchBounds, int64(n))]++
+	c.batchSum += int64(n)
+	c.mu.Unlock()
+}
+
+// bucketOf is the index of the first bound v does not exceed, or len(bounds).
+func bucketOf(bounds []int64, v int64) int {
+	for i, b := range bounds {
+		if v <= b {
+			return i
+		}
+	}
+	return len(bounds)
+}
 
 // pipe returns the open connection, or an error without waiting when the
 // breaker is open or another caller probes a Redis that failed. A caller that
@@ -160,7 +194,9 @@ func (c *redisClient) failed(p *pipe, err error) {
 	if c.p == p {
 		c.p = nil
 	}
+	c.errors++
 	if isTimeout(err) {
+		c.timeouts++
 		c.openUntil = time.Now().Add(c.opts.cooldown)
 		c.failures++
 		c.healthy = false
@@ -285,8 +321,9 @@ type pipe struct {
 	wbuf     []byte  // queued commands
 	queued   []*call // their calls
 	spare    []byte
-	inflight []*call // the batch written, awaiting replies in order
-	batches  int64   // batches written, for the watchdog
+	inflight []*call   // the batch written, awaiting replies in order
+	sentAt   time.Time // when the batch in flight was written
+	batches  int64     // batches written, for the watchdog
 	writing  bool
 	dead     bool
 }
@@ -450,6 +487,7 @@ func (p *pipe) flushLocked() {
 		p.queued = p.queued[:0]
 		p.writing = true
 		p.batches++
+		p.sentAt = time.Now()
 		p.cond.Signal()
 		p.mu.Unlock()
 
@@ -480,6 +518,7 @@ func (p *pipe) readLoop() {
 			return
 		}
 		batch := p.inflight
+		sent := p.sentAt
 		p.mu.Unlock()
 
 		p.conn.SetReadDeadline(time.Now().Add(p.readTimeout))
@@ -492,6 +531,7 @@ func (p *pipe) readLoop() {
 				return
 			}
 		}
+		p.client.observeBatch(len(batch), time.Since(sent))
 		p.mu.Lock()
 		if p.dead { // closed meanwhile: fail has woken the batch already
 			p.mu.Unlock()

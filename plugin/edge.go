@@ -42,6 +42,8 @@ type edge struct {
 	visitBatches []*visitBatch // packed visits waiting for Redis, oldest first
 	filling      *visitBatch   // the last of visitBatches while it takes more
 	queuedVisits int           // in visitBatches
+
+	instance string // names this edge's statistics in Redis
 }
 
 // hitBatch is a flush of hits; its id makes a retry add nothing.
@@ -51,11 +53,14 @@ type hitBatch struct {
 	counts []int64
 }
 
-// edgeStats count the rare events, for tests and logs; hits are not counted here.
+// edgeStats count what the edge did, for its published statistics, tests
+// and logs; hits are counted in the hot cache and added here by collect.
 type edgeStats struct {
 	badValues, flushes, flushErrors, droppedHits, replacedFields int64
 	droppedVisits, fullStreamVisits                              int64 // not buffered; refused by a full stream
 	subscriptions                                                int64 // invalidation subscriptions made, the first included
+	hotAnswers, redisAnswers                                     int64 // redirects, as collected from the hot cache
+	passedMiss, passedError, passedDraining, notFound, retries   int64
 }
 
 var (
@@ -106,7 +111,8 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits, ana
 	}
 	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
 	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits,
-		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{}}
+		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{},
+		instance: instanceName(len(edges) + 1)}
 	e.hot.visitsOn = analytics
 	if codec != nil {
 		e.space = newCodeSpace(codec)
@@ -141,6 +147,7 @@ func (e *edge) lookup(code string) []string {
 	gen, draining := h.gen, h.closed
 	h.mu.Unlock()
 	if draining { // the backends answer, and count, from now on
+		e.count(&e.stats.passedDraining)
 		return nil
 	}
 	c := e.redis
@@ -150,6 +157,7 @@ func (e *edge) lookup(code string) []string {
 	if p == nil {
 		var err error
 		if p, err = c.pipe(); err != nil {
+			e.count(&e.stats.passedError)
 			return nil
 		}
 	}
@@ -171,6 +179,7 @@ func (e *edge) lookup(code string) []string {
 	<-cl.done
 	if cl.err != nil {
 		if _, isReply := cl.err.(*replyError); isReply || isTimeout(cl.err) {
+			e.count(&e.stats.passedError)
 			return nil
 		}
 		if cl.err == errTooLong {
@@ -184,6 +193,7 @@ func (e *edge) lookup(code string) []string {
 	}
 	location := []string{cl.val}
 	h.mu.Lock() // an inlined copy of hotCache.put
+	h.redisAnswers++
 	if h.size <= 0 || h.closed || gen != h.gen {
 		h.pending[code]++
 	} else if en := h.entries[code]; en != nil {
@@ -206,6 +216,7 @@ func (e *edge) lookup(code string) []string {
 func (e *edge) lookupAgain(code string, gen int64) []string {
 	p, err := e.redis.pipe()
 	if err != nil {
+		e.count(&e.stats.passedError)
 		return nil
 	}
 	cl := newCall()
@@ -213,6 +224,7 @@ func (e *edge) lookupAgain(code string, gen int64) []string {
 	p.send(cl, cmd)
 	<-cl.done
 	if cl.err != nil && cl.err != errTooLong {
+		e.count(&e.stats.passedError)
 		return nil
 	}
 	return e.located(code, cl.val, gen)
@@ -222,6 +234,7 @@ func (e *edge) lookupAgain(code string, gen int64) []string {
 // edge.lookup has an inlined copy of it: keep the two alike.
 func (e *edge) located(code, value string, gen int64) []string {
 	if value == "" { // a missing key (or an empty value)
+		e.count(&e.stats.passedMiss)
 		return nil
 	}
 	if !link.IsSafeTarget(value) {
@@ -239,10 +252,11 @@ func (e *edge) located(code, value string, gen int64) []string {
 // loop takes the hot cache's hits and flushes them every flushEvery, and
 // expires entries every expireEvery, until the process ends.
 func (e *edge) loop() {
-	lastExpire := time.Now()
+	lastExpire, lastPublish := time.Now(), time.Now()
 	for {
 		time.Sleep(e.flushEvery)
-		if now := time.Now(); now.Sub(lastExpire) >= e.expireEvery {
+		now := time.Now()
+		if now.Sub(lastExpire) >= e.expireEvery {
 			lastExpire = now
 			e.hot.expire()
 		}
@@ -251,18 +265,32 @@ func (e *edge) loop() {
 		e.flush()
 		e.collectVisits()
 		e.flushVisits()
+		if now.Sub(lastPublish) >= link.EdgeStatsEvery {
+			lastPublish = now
+			e.publishStats(now)
+		}
 	}
+}
+
+// count adds one to a counter of e.stats: for the paths that pass a request on.
+// Kurz.serveMiss has an inlined copy of it: keep the two alike.
+func (e *edge) count(n *int64) {
+	e.mu.Lock()
+	*n++
+	e.mu.Unlock()
 }
 
 // collect moves the hot cache's hits into pending.
 func (e *edge) collect() {
 	hits := map[string]int64{}
-	e.hot.takeHits(hits)
+	fromRedis := e.hot.takeHits(hits)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stats.redisAnswers += fromRedis
+	e.stats.hotAnswers += sum(hits) - fromRedis
 	if !e.countHits || len(hits) == 0 {
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if len(e.pending)+len(hits) > maxPendingCodes {
 		e.stats.droppedHits += sum(hits)
 		logger.Printf("dropping %d hits: redis unavailable and %d codes pending", sum(hits), len(e.pending))

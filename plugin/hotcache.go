@@ -30,6 +30,9 @@ type hotCache struct {
 	gen      int64 // advanced by every drop and clear
 	closed   bool  // draining: nothing more is cached
 
+	redisAnswers int64 // hits counted by put since the last take: answered from Redis
+	evictions    int64
+
 	visitsOn      bool            // visit analytics: GET redirects are recorded
 	visits        []*http.Request // GET redirects since the edge's loop last took them
 	droppedVisits int64           // not recorded: maxBufferedVisits were waiting
@@ -69,6 +72,7 @@ func (h *hotCache) generation() int64 {
 func (h *hotCache) put(code string, location []string, gen int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.redisAnswers++
 	if h.size <= 0 || h.closed || gen != h.gen {
 		h.pending[code]++
 		return
@@ -114,13 +118,17 @@ func (h *hotCache) evictOneLocked() {
 	}
 	if victim != nil {
 		h.removeLocked(victim.code, victim)
+		h.evictions++
 	}
 }
 
-// takeHits moves every hit counted so far into hits.
-func (h *hotCache) takeHits(hits map[string]int64) {
+// takeHits moves every hit counted so far into hits, and returns how many of
+// them were answered from Redis (the rest from the cache itself).
+func (h *hotCache) takeHits(hits map[string]int64) (fromRedis int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	fromRedis = h.redisAnswers
+	h.redisAnswers = 0
 	for _, e := range h.list {
 		if e.hits > 0 {
 			hits[e.code] += e.hits
@@ -133,6 +141,7 @@ func (h *hotCache) takeHits(hits map[string]int64) {
 	if len(h.pending) > 0 {
 		h.pending = map[string]int64{}
 	}
+	return fromRedis
 }
 
 // expire advances the clock one tick, drops expired entries and compacts list.
@@ -193,4 +202,11 @@ func (h *hotCache) len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.entries)
+}
+
+// sizeAndEvictions reports the entries cached now and the evictions so far.
+func (h *hotCache) sizeAndEvictions() (int64, int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return int64(len(h.entries)), h.evictions
 }

@@ -177,6 +177,10 @@ const codePathLength = 1 + link.CodeLength
 // by the size of its function.
 func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string) {
 	if k.space != nil && len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) && k.space.absent(path[1:]) {
+		e := k.edge
+		e.mu.Lock() // an inlined copy of edge.count
+		e.stats.notFound++
+		e.mu.Unlock()
 		writeNotFound(rw, req, path[1:])
 		return
 	}

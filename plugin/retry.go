@@ -21,6 +21,7 @@ func (k *Kurz) serveIdempotent(rw http.ResponseWriter, req *http.Request) {
 		w := &retryWriter{rw: rw, header: http.Header{}, retry: attempt < idempotentAttempts}
 		if attempt > 1 {
 			req = req.Clone(req.Context())
+			k.edge.count(&k.edge.stats.retries)
 		}
 		k.next.ServeHTTP(w, req)
 		if !w.swallowed || req.Context().Err() != nil {

@@ -21,9 +21,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kurz_http_request_duration_seconds",
-			Help:    "HTTP request latency by route.",
+			Help:    "HTTP request latency by route and status.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-		}, []string{"route"}),
+		}, []string{"route", "status"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.requests, m.duration} {
@@ -56,7 +56,8 @@ func (s *server) instrument(route string, h http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
-		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		status := strconv.Itoa(rec.status)
+		s.metrics.requests.WithLabelValues(route, status).Inc()
+		s.metrics.duration.WithLabelValues(route, status).Observe(time.Since(start).Seconds())
 	})
 }

@@ -53,7 +53,7 @@ func Open(ctx context.Context, databaseURL, replicaURL string, timeout time.Dura
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{db.latency, db.reads} {
+		for _, c := range []prometheus.Collector{db.latency, db.reads, newScrapeCollector(db)} {
 			if err := reg.Register(c); err != nil {
 				db.Close()
 				return nil, err

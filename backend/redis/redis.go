@@ -146,7 +146,7 @@ func Open(redisURL string, sentinel Sentinel, timeout time.Duration, reg prometh
 		}, []string{"op"}),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{c.ops, c.latency} {
+		for _, col := range []prometheus.Collector{c.ops, c.latency, newScrapeCollector(c)} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}
