@@ -37,6 +37,28 @@ var kinds = map[string]func() any{
 	"redis.redis.opstreelabs.in/v1beta2/RedisReplication": func() any { return &redisReplication{} },
 	"redis.redis.opstreelabs.in/v1beta2/RedisSentinel":    func() any { return &redisSentinel{} },
 	"keda.sh/v1alpha1/ScaledObject":                       func() any { return &scaledObject{} },
+	"monitoring.coreos.com/v1/PrometheusRule":             func() any { return &prometheusRule{} },
+}
+
+// prometheusRule is the Prometheus Operator's PrometheusRule, with the fields of a rule file.
+type prometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              ruleFile `json:"spec"`
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `json:"name"`
+		Rules []struct {
+			Record      string            `json:"record,omitempty"`
+			Alert       string            `json:"alert,omitempty"`
+			Expr        string            `json:"expr"`
+			For         string            `json:"for,omitempty"`
+			Labels      map[string]string `json:"labels,omitempty"`
+			Annotations map[string]string `json:"annotations,omitempty"`
+		} `json:"rules"`
+	} `json:"groups"`
 }
 
 type middleware struct {
@@ -234,6 +256,8 @@ func TestChartRenders(t *testing.T) {
 			"Middleware": 3, "IngressRoute": 1, "Cluster": 1, "RedisReplication": 1, "RedisSentinel": 1}},
 		{"KEDA", []string{"testdata/keda.yaml"}, map[string]int{"Deployment": 1, "Service": 1, "ConfigMap": 1, "PodDisruptionBudget": 1, "ScaledObject": 1,
 			"Middleware": 3, "IngressRoute": 1, "Cluster": 1, "RedisReplication": 1, "RedisSentinel": 1}},
+		{"PrometheusRule", []string{"testdata/prometheus-rule.yaml"}, map[string]int{"Deployment": 1, "Service": 1, "ConfigMap": 1, "PodDisruptionBudget": 1,
+			"HorizontalPodAutoscaler": 1, "Middleware": 3, "IngressRoute": 1, "Cluster": 1, "RedisReplication": 1, "RedisSentinel": 1, "PrometheusRule": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := MustRender(t, tc.values...)

@@ -45,6 +45,7 @@ type EdgeStats struct {
 	RedisTimeouts  int64     // replies overdue
 	BreakerOpen    bool      // lookups pass on at once now
 	BreakerOpens   int64     // times the breaker opened
+	MasterChanges  int64     // times a new connection found another master (a Sentinel failover)
 	RTT            []int64   // Redis round trips by EdgeRTTBounds (len+1 buckets)
 	RTTSumMicros   int64
 	Batch          []int64 // pipeline batch sizes by EdgeBatchBounds (len+1 buckets)
@@ -71,7 +72,7 @@ func AppendEdgeStats(b []byte, s EdgeStats) []byte {
 	}{
 		{"hot", s.HotAnswers}, {"redis", s.RedisAnswers}, {"miss", s.PassedMiss}, {"error", s.PassedError},
 		{"unsafe", s.PassedUnsafe}, {"draining", s.PassedDraining}, {"notfound", s.NotFound}, {"retries", s.Retries},
-		{"rerrors", s.RedisErrors}, {"rtimeouts", s.RedisTimeouts}, {"breaker", breaker}, {"opens", s.BreakerOpens},
+		{"rerrors", s.RedisErrors}, {"rtimeouts", s.RedisTimeouts}, {"breaker", breaker}, {"opens", s.BreakerOpens}, {"masters", s.MasterChanges},
 		{"rttsum", s.RTTSumMicros}, {"batchsum", s.BatchSum}, {"vdropped", s.VisitsDropped},
 		{"entries", s.HotEntries}, {"evictions", s.HotEvictions},
 	} {
@@ -114,7 +115,7 @@ func ParseEdgeStats(v string) (EdgeStats, error) {
 	dst := map[string]*int64{
 		"hot": &s.HotAnswers, "redis": &s.RedisAnswers, "miss": &s.PassedMiss, "error": &s.PassedError,
 		"unsafe": &s.PassedUnsafe, "draining": &s.PassedDraining, "notfound": &s.NotFound, "retries": &s.Retries,
-		"rerrors": &s.RedisErrors, "rtimeouts": &s.RedisTimeouts, "opens": &s.BreakerOpens,
+		"rerrors": &s.RedisErrors, "rtimeouts": &s.RedisTimeouts, "opens": &s.BreakerOpens, "masters": &s.MasterChanges,
 		"rttsum": &s.RTTSumMicros, "batchsum": &s.BatchSum, "vdropped": &s.VisitsDropped,
 		"entries": &s.HotEntries, "evictions": &s.HotEvictions,
 	}

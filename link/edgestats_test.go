@@ -13,7 +13,7 @@ func sampleEdgeStats() link.EdgeStats {
 	return link.EdgeStats{
 		At: time.UnixMilli(1764750000123), HotAnswers: 1000, RedisAnswers: 20, PassedMiss: 3, PassedError: 4,
 		PassedUnsafe: 5, PassedDraining: 6, NotFound: 7, Retries: 8, RedisErrors: 9, RedisTimeouts: 2,
-		BreakerOpen: true, BreakerOpens: 1, RTT: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, RTTSumMicros: 12345,
+		BreakerOpen: true, BreakerOpens: 1, MasterChanges: 16, RTT: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, RTTSumMicros: 12345,
 		Batch: []int64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, BatchSum: 99, VisitsDropped: 13, HotEntries: 14, HotEvictions: 15,
 	}
 }

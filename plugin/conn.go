@@ -64,6 +64,8 @@ type redisClient struct {
 	failures  int64   // dials and timeouts that opened the breaker
 	errors    int64   // connections failed, timeouts included
 	timeouts  int64   // replies overdue
+	master    string  // the address of the last master dialled
+	masters   int64   // times a new connection found another master
 	rtt       []int64 // round trips by link.EdgeRTTBounds
 	rttSum    int64   // microseconds
 	batch     []int64 // batch sizes by link.EdgeBatchBounds
@@ -146,6 +148,12 @@ func (c *redisClient) pipe() (*pipe, error) {
 		c.failures++
 	} else {
 		c.p = np
+		if addr := np.conn.RemoteAddr().String(); addr != c.master {
+			if c.master != "" {
+				c.masters++
+			}
+			c.master = addr
+		}
 	}
 	c.mu.Unlock()
 	if done != nil {

@@ -84,4 +84,7 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("ROLE: %v", role.err)
 	}
 	mustHits(t, replica.addr, "tSen001", 2) // the visit before the kill and the one after, on the new master
+	if got, want := h.(*Kurz).edge.statistics(time.Now()).MasterChanges, int64(1); got != want {
+		t.Errorf("MasterChanges = %d, want %d: the failover is what the edge's statistics show", got, want)
+	}
 }

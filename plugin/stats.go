@@ -43,6 +43,7 @@ func (e *edge) statistics(now time.Time) link.EdgeStats {
 	s.RedisTimeouts = c.timeouts
 	s.BreakerOpen = now.Before(c.openUntil)
 	s.BreakerOpens = c.failures
+	s.MasterChanges = c.masters
 	s.RTT = append([]int64(nil), c.rtt...)
 	s.RTTSumMicros = c.rttSum
 	s.Batch = append([]int64(nil), c.batch...)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kurz runs and tests against, when missing:
 # Redis and PostgreSQL servers, wrk (benchmarks), pgbench (in postgresql-contrib),
-# Node.js and npm (to build Traefik's dashboard).
+# Node.js and npm (to build Traefik's dashboard); for the tests Chromium and
+# Prometheus (promtool).
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -10,6 +11,10 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v npm >/dev/null || need+=(nodejs npm) # Traefik's dashboard is built from its source
 if [ "${KURZ_BROWSER_TESTS:-}" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
+fi
+# Prometheus and promtool: the tests of the shipped rules and of make run's KURZ_PROMETHEUS=true.
+if [ "${KURZ_BROWSER_TESTS:-}" = 1 ] || [ "${KURZ_PROMETHEUS:-}" = true ]; then
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -95,6 +95,7 @@ var edgeSeries = []struct{ name, help string }{
 	{"kurz_edge_redis_timeouts_total", "The edge's Redis replies that were overdue."},
 	{"kurz_edge_breaker_open", "1 while the edge's Redis breaker is open (lookups pass on at once)."},
 	{"kurz_edge_breaker_opens_total", "Times the edge's Redis breaker opened."},
+	{"kurz_edge_master_changes_total", "Times the edge found another Redis master (a Sentinel failover)."},
 	{"kurz_edge_redis_round_trip_seconds", "The edge's Redis round trips (a pipelined batch each)."},
 	{"kurz_edge_pipeline_batch_size", "Commands in each of the edge's pipelined batches."},
 	{"kurz_edge_visits_dropped_total", "Visits the edge could not record (buffer or stream full)."},
@@ -105,12 +106,13 @@ var edgeSeries = []struct{ name, help string }{
 	{"kurz_edges", "Edge instances that published within the statistics' TTL."},
 	{"kurz_visits_stream_length", "Batches of visits in the Redis stream, waiting to be folded."},
 	{"kurz_visits_fold_lag_seconds", "Age of the oldest visit batch not yet folded into Postgres."},
+	{"kurz_visits_stream_cap", "Batches the visits stream holds at most; more are refused and counted as dropped."},
 }
 
 func newScrapeCollector(c *Cache) *scrapeCollector {
 	labels := map[string][]string{
 		"kurz_edge_answers_total": {"edge", "source"}, "kurz_edge_passed_total": {"edge", "reason"},
-		"kurz_edge_stats_malformed": nil, "kurz_edges": nil, "kurz_visits_stream_length": nil, "kurz_visits_fold_lag_seconds": nil,
+		"kurz_edge_stats_malformed": nil, "kurz_edges": nil, "kurz_visits_stream_length": nil, "kurz_visits_fold_lag_seconds": nil, "kurz_visits_stream_cap": nil,
 	}
 	sc := &scrapeCollector{cache: c, descs: map[string]*prometheus.Desc{}}
 	for _, s := range edgeSeries {
@@ -159,6 +161,7 @@ func (sc *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge("kurz_edge_breaker_open", breaker, n)
 			counter("kurz_edge_breaker_opens_total", s.BreakerOpens, n)
+			counter("kurz_edge_master_changes_total", s.MasterChanges, n)
 			ch <- histogram(sc.descs["kurz_edge_redis_round_trip_seconds"], s.RTT, link.EdgeRTTBounds, 1e-6, float64(s.RTTSumMicros)*1e-6, n)
 			ch <- histogram(sc.descs["kurz_edge_pipeline_batch_size"], s.Batch, link.EdgeBatchBounds, 1, float64(s.BatchSum), n)
 			counter("kurz_edge_visits_dropped_total", s.VisitsDropped, n)
@@ -170,6 +173,7 @@ func (sc *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if length, lag, err := sc.cache.VisitsBacklog(ctx, time.Now()); err == nil {
 		gauge("kurz_visits_stream_length", float64(length))
 		gauge("kurz_visits_fold_lag_seconds", lag.Seconds())
+		gauge("kurz_visits_stream_cap", link.VisitsStreamCap)
 	}
 }
 

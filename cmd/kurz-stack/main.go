@@ -52,6 +52,9 @@ kurz is running.
   backend replicas  %[3]s
   logs              %[4]s
 `, s.Traefik.URL(), s.Traefik.APIURL(), backendURLs(s), filepath.Join(cfg.StateDir, "logs"), metricsLine(cfg.Metrics, s.Traefik.APIURL()))
+	if s.Prometheus != nil {
+		fmt.Fprintf(stdout, "  Prometheus        %s   (try: %s/api/v1/query?query=kurz:edge_hit_ratio:rate1m)\n", s.Prometheus.URL(), s.Prometheus.URL())
+	}
 	if ha {
 		printHA(stdout, s)
 	}
@@ -147,6 +150,13 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 	cfg.AccessLog = level("KURZ_TRAEFIK_ACCESS_LOG", "errors", "all")
 	cfg.Metrics = level("KURZ_TRAEFIK_METRICS", "entrypoints", "all")
 	cfg.TraefikDebug = get("KURZ_TRAEFIK_DEBUG", "") == "true"
+	switch get("KURZ_PROMETHEUS", "false") {
+	case "true":
+		cfg.PrometheusPort = port("KURZ_PROMETHEUS_PORT", 9090)
+	case "false":
+	default:
+		errs = append(errs, "KURZ_PROMETHEUS must be true or false")
+	}
 	replicas := port("KURZ_REPLICAS", 3)
 	first := port("KURZ_BACKEND_PORT", 18081)
 	for i := 0; i < replicas; i++ {

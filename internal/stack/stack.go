@@ -30,6 +30,9 @@ type Config struct {
 	AccessLog    string            // Traefik's access log: "" (off), "errors" or "all"
 	Metrics      string            // Traefik's metrics: "" (none), "entrypoints" or "all"
 	TraefikDebug bool              // /debug/pprof on Traefik's localhost-only API entrypoint
+	// PrometheusPort, when set, starts Prometheus there, scraping the
+	// backends (and Traefik, with its metrics on) with deploy/prometheus's rules.
+	PrometheusPort int
 }
 
 // HAConfig adds what high availability needs: Redis replicas watched by
@@ -57,6 +60,8 @@ type Stack struct {
 	Sentinels       []*Sentinel
 	PostgresReplica *Postgres
 	Traefiks        []*Traefik
+
+	Prometheus *Prometheus // with PrometheusPort
 }
 
 // Start brings up Redis, Postgres, the replicas and Traefik, in that order,
@@ -139,6 +144,21 @@ func (s *Stack) start() error {
 			return err
 		}
 	}
+	if cfg.PrometheusPort != 0 {
+		s.Prometheus = &Prometheus{Port: cfg.PrometheusPort, Dir: filepath.Join(cfg.StateDir, "prometheus"),
+			Rules: filepath.Join(cfg.Root, "deploy", "prometheus", "kurz.rules.yml")}
+		for _, b := range s.Backends {
+			s.Prometheus.Targets = append(s.Prometheus.Targets, "127.0.0.1:"+strconv.Itoa(b.MetricsPort))
+		}
+		if cfg.Metrics != "" {
+			for _, t := range s.Traefiks {
+				s.Prometheus.Traefik = append(s.Prometheus.Traefik, "127.0.0.1:"+strconv.Itoa(t.APIPort))
+			}
+		}
+		if err := s.Prometheus.Start(); err != nil {
+			return fmt.Errorf("prometheus: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -207,6 +227,9 @@ func (s *Stack) codeSecret() (string, error) {
 
 // Stop stops everything in reverse order; Traefiks and backends flush their counts first.
 func (s *Stack) Stop() {
+	if s.Prometheus != nil && s.Prometheus.proc != nil {
+		s.Prometheus.Stop()
+	}
 	for _, t := range s.Traefiks {
 		if t.proc != nil {
 			t.Stop()

@@ -40,10 +40,11 @@ func SharedStack(tb testing.TB, env map[string]string) *stack.Stack {
 }
 
 // NewStack starts a whole system of the test's own, which it may stop, kill
-// and start in parts; it is stopped when the test ends.
-func NewStack(tb testing.TB, env map[string]string) *stack.Stack {
+// and start in parts; it is stopped when the test ends. configure may change
+// the configuration before it starts (ports come fresh on each attempt).
+func NewStack(tb testing.TB, env map[string]string, configure ...func(*stack.Config)) *stack.Stack {
 	tb.Helper()
-	s, err := startStack(tb, env)
+	s, err := startStack(tb, env, configure...)
 	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", err)
 	tb.Cleanup(s.Stop)
 	return s
@@ -53,8 +54,8 @@ func NewStack(tb testing.TB, env map[string]string) *stack.Stack {
 // "kurz"), a Postgres streaming replica and a second Traefik.
 func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
 	tb.Helper()
-	s, err := startStack(tb, env, func() *stack.HAConfig {
-		return &stack.HAConfig{
+	s, err := startStack(tb, env, func(cfg *stack.Config) {
+		cfg.HA = &stack.HAConfig{
 			RedisReplicaPorts:   []int{FreePort(tb), FreePort(tb)},
 			SentinelPorts:       []int{FreePort(tb), FreePort(tb), FreePort(tb)},
 			MasterName:          "kurz",
@@ -71,7 +72,7 @@ func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
 // startStack builds the backend and starts a stack on free ports, once more
 // on other ports if that fails: a port free a moment ago may have been taken
 // by a test of another package running meanwhile.
-func startStack(tb testing.TB, env map[string]string, ha ...func() *stack.HAConfig) (*stack.Stack, error) {
+func startStack(tb testing.TB, env map[string]string, configure ...func(*stack.Config)) (*stack.Stack, error) {
 	root := Root()
 	traefik, err := stack.LookPath("KURZ_TRAEFIK_BIN", "", filepath.Join(root, "bin", "traefik"))
 	if err != nil {
@@ -92,12 +93,12 @@ func startStack(tb testing.TB, env map[string]string, ha ...func() *stack.HAConf
 			HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
 			Env: env, Metrics: env["KURZ_TRAEFIK_METRICS"],
 		}
-		if len(ha) > 0 {
-			cfg.HA = ha[0]()
-		}
 		for i := 0; i < 3; i++ {
 			cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))
 			cfg.MetricsPorts = append(cfg.MetricsPorts, FreePort(tb))
+		}
+		for _, f := range configure {
+			f(&cfg)
 		}
 		s, err := stack.Start(cfg)
 		if err == nil || attempt == 2 {
