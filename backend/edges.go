@@ -19,21 +19,28 @@ type EdgeStatsSource interface {
 	EdgeStats(ctx context.Context) ([]EdgeInstance, int, error)
 }
 
-// HitRatio is the share of the code-shaped requests the edge answered itself
-// (hot cache, Redis, or a 404 for a code no link can have); 0 before any.
-func HitRatio(s link.EdgeStats) float64 {
-	answered := s.HotAnswers + s.RedisAnswers + s.NotFound
-	all := answered + s.PassedMiss + s.PassedError + s.PassedUnsafe + s.PassedDraining
+// edgeAnswered counts the code-shaped requests an edge answered itself:
+// redirects from the hot cache or Redis, and 404s for codes no link can have.
+func edgeAnswered(s link.EdgeStats) int64 { return s.HotAnswers + s.RedisAnswers + s.NotFound }
+
+// edgePassed counts the code-shaped requests an edge passed to the backends.
+func edgePassed(s link.EdgeStats) int64 {
+	return s.PassedMiss + s.PassedError + s.PassedUnsafe + s.PassedDraining
+}
+
+// hitRatio is the share of the code-shaped requests the edge answered itself; 0 before any.
+func hitRatio(s link.EdgeStats) float64 {
+	answered, all := edgeAnswered(s), edgeAnswered(s)+edgePassed(s)
 	if all == 0 {
 		return 0
 	}
 	return float64(answered) / float64(all)
 }
 
-// RTTQuantile estimates the q-quantile (0 < q ≤ 1) of the Redis round trips
+// rttQuantile estimates the q-quantile (0 < q ≤ 1) of the Redis round trips
 // from the histogram, as Prometheus's histogram_quantile does: linear within
 // the bucket; the last, unbounded bucket answers its lower bound. 0 without any.
-func RTTQuantile(s link.EdgeStats, q float64) time.Duration {
+func rttQuantile(s link.EdgeStats, q float64) time.Duration {
 	var total int64
 	for _, n := range s.RTT {
 		total += n

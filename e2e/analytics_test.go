@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
@@ -236,14 +234,6 @@ func TestVisitAnalyticsThroughTraefik(t *testing.T) {
 	t.Run("StatsPageInBrowser", func(t *testing.T) {
 		ctx := MustBrowser(t)
 		waitText := func(sel, want string) { t.Helper(); mustShowText(t, ctx, sel, want) }
-		// Any Content-Security-Policy violation is recorded in the page.
-		watchCSP := chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-				Source: `window.cspViolations = [];
-					document.addEventListener('securitypolicyviolation', function (e) { window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI); });`,
-			})
-			return chromedp.Void{}, err
-		})
 		row := `#links tr[data-code="` + edgeCode + `"]`
 		if err := chromedp.Do(ctx,
 			watchCSP,

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kurzlink/kurz/internal/stack"
@@ -127,6 +129,16 @@ func TestBrowserShortensAndOpensALink(t *testing.T) {
 		t.Errorf("shortened %q, want the offered https://%s", got, bare)
 	}
 }
+
+// watchCSP records every Content-Security-Policy violation of the pages
+// loaded after it in window.cspViolations.
+var watchCSP = chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+	_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.cspViolations = [];
+			document.addEventListener('securitypolicyviolation', function (e) { window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI); });`,
+	})
+	return chromedp.Void{}, err
+})
 
 func mustRun[T any](tb testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 	tb.Helper()

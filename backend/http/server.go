@@ -44,6 +44,7 @@ type Config struct {
 	CORSOrigins  []string      // origins whose pages may call /api/ from a browser; none by default
 	Draining     func() bool   // true once the replica is stopping: /health/ready answers 503
 	Visits       VisitRecorder // where GET redirects are recorded for analytics; nil: off
+	Status       StatusReader  // the operator's status; nil: none
 }
 
 // VisitRecorder takes the raw visits the backend redirects.

@@ -77,7 +77,7 @@ func (s *server) handleStatic() http.Handler {
 	files := http.FileServer(http.FS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
-		if name != "app.js" && name != "app.css" && name != "manage.js" && name != "stats.js" {
+		if name != "app.js" && name != "app.css" && name != "manage.js" && name != "stats.js" && name != "status.js" {
 			s.error(w, r, backend.Errorf(backend.ENOTFOUND, "nothing here"))
 			return
 		}

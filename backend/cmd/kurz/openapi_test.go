@@ -14,9 +14,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	goredis "github.com/redis/go-redis/v9"
 
 	kurzhttp "github.com/kurzlink/kurz/backend/http"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 func init() { // pages and QR codes are checked for their status and type, not parsed
@@ -67,6 +69,12 @@ func TestOpenAPIResponsesValidate(t *testing.T) {
 	key := MustCreateKey(t, db, "openapi")
 	code := MustShorten(t, b.URL, "https://example.com/openapi")
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	edge := link.EdgeStats{At: time.Now(), HotAnswers: 10, RTT: []int64{1}, Batch: []int64{1}}
+	rc := goredis.NewClient(&goredis.Options{Addr: rd.Addr()})
+	defer rc.Close()
+	if err := rc.Set(context.Background(), link.EdgeStatsKey("openapi-edge"), link.AppendEdgeStats(nil, edge), link.EdgeStatsTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct{ method, path, body string }{
 		{"POST", "/api/shorten", `{"url":"https://example.com/openapi"}`},
@@ -84,6 +92,8 @@ func TestOpenAPIResponsesValidate(t *testing.T) {
 		{"GET", "/api/links/" + code + "/stats?interval=week", ""},
 		{"GET", "/api/links/zzzzzzz/stats", ""},
 		{"GET", "/api/stats", ""},
+		{"GET", "/api/status", ""},
+		{"GET", "/manage/status", ""},
 		{"DELETE", "/api/links/openapi-alias", ""},
 		{"GET", "/api/openapi.json", ""},
 		{"GET", "/health", ""},

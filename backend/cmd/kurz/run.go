@@ -135,6 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
 		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits,
+		Status: backend.NewMonitor(backend.StatusSources{Edges: cache, Visits: cache, Outbox: db, Store: db, Cache: cache}),
 	}, reg)
 	if err != nil {
 		return err

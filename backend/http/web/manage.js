@@ -63,6 +63,7 @@
     $('who').textContent = res.body.role === 'admin'
       ? 'Signed in with an admin key: every link.'
       : 'Signed in with an author key: the links created with it.';
+    $('status-link').hidden = res.body.role !== 'admin';
     $('signin').hidden = true;
     $('app').hidden = false;
     cursors = [''];
