@@ -30,7 +30,7 @@ func (p pinger) Ping(context.Context) error { return p.err }
 
 func TestMonitorStatus(t *testing.T) {
 	edge := link.EdgeStats{At: time.UnixMilli(1764750000000), HotAnswers: 900, RedisAnswers: 60, NotFound: 40, PassedMiss: 100,
-		RTT: []int64{0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0}} // every round trip between 0.5 and 1 ms
+		RTT: []int64{0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0}} // every round trip between 0.5 and 1 ms
 	src := statusSources{edges: []backend.EdgeInstance{{Name: "b-edge", Stats: edge}, {Name: "a-edge"}}}
 	m := backend.NewMonitor(backend.StatusSources{Edges: src, Visits: src, Outbox: src,
 		Store: pinger{}, Cache: pinger{errors.New("redis down")}})

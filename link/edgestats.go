@@ -2,6 +2,7 @@ package link
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -24,11 +25,38 @@ const (
 )
 
 // EdgeRTTBounds are the upper bounds, in microseconds, of the Redis round-trip
-// buckets; the last bucket counts the rest.
-var EdgeRTTBounds = []int64{250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000}
+// buckets, doubling from 250 µs so that EdgeRTTBucket is one compiled call
+// (bits.Len64) under Yaegi; the last bucket counts the rest.
+var EdgeRTTBounds = []int64{250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000}
 
-// EdgeBatchBounds are the upper bounds of the pipeline batch-size buckets.
+// EdgeBatchBounds are the upper bounds of the pipeline batch-size buckets, powers of two.
 var EdgeBatchBounds = []int64{1, 2, 4, 8, 16, 32, 64, 128, 256}
+
+// EdgeRTTBucket is the bucket of a round trip of us microseconds.
+// The plugin's pipe.readLoop has an inlined copy of it: keep the two alike.
+func EdgeRTTBucket(us int64) int {
+	if us <= 0 {
+		return 0
+	}
+	b := bits.Len64(uint64((us - 1) / 250))
+	if b > len(EdgeRTTBounds) {
+		b = len(EdgeRTTBounds)
+	}
+	return b
+}
+
+// EdgeBatchBucket is the bucket of a batch of n commands.
+// The plugin's pipe.readLoop has an inlined copy of it: keep the two alike.
+func EdgeBatchBucket(n int64) int {
+	if n <= 0 {
+		return 0
+	}
+	b := bits.Len64(uint64(n - 1))
+	if b > len(EdgeBatchBounds) {
+		b = len(EdgeBatchBounds)
+	}
+	return b
+}
 
 // EdgeStats is one edge instance's counters.
 type EdgeStats struct {

@@ -13,7 +13,7 @@ func sampleEdgeStats() link.EdgeStats {
 	return link.EdgeStats{
 		At: time.UnixMilli(1764750000123), HotAnswers: 1000, RedisAnswers: 20, PassedMiss: 3, PassedError: 4,
 		PassedUnsafe: 5, PassedDraining: 6, NotFound: 7, Retries: 8, RedisErrors: 9, RedisTimeouts: 2,
-		BreakerOpen: true, BreakerOpens: 1, MasterChanges: 16, RTT: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, RTTSumMicros: 12345,
+		BreakerOpen: true, BreakerOpens: 1, MasterChanges: 16, RTT: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, RTTSumMicros: 12345,
 		Batch: []int64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, BatchSum: 99, VisitsDropped: 13, HotEntries: 14, HotEvictions: 15,
 	}
 }
@@ -69,4 +69,30 @@ func FuzzParseEdgeStats(f *testing.F) {
 			t.Errorf("what parsed does not round-trip: %v", err)
 		}
 	})
+}
+
+// A value falls in the first bucket whose bound it does not exceed.
+func TestEdgeBuckets(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bounds []int64
+		bucket func(int64) int
+	}{{"RTT", link.EdgeRTTBounds, link.EdgeRTTBucket}, {"Batch", link.EdgeBatchBounds, link.EdgeBatchBucket}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.bucket(0); got != 0 {
+				t.Errorf("bucket(0) = %d, want 0", got)
+			}
+			for i, b := range tc.bounds {
+				if got := tc.bucket(b); got != i {
+					t.Errorf("bucket(%d) = %d, want %d", b, got, i)
+				}
+				if got := tc.bucket(b + 1); got != i+1 {
+					t.Errorf("bucket(%d) = %d, want %d", b+1, got, i+1)
+				}
+			}
+			if got, want := tc.bucket(1<<40), len(tc.bounds); got != want {
+				t.Errorf("bucket(huge) = %d, want the last, %d", got, want)
+			}
+		})
+	}
 }

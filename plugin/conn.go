@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"strconv"
 	"strings"
@@ -83,27 +84,6 @@ func newRedisClient(o redisOptions) *redisClient {
 	c.rtt = make([]int64, len(link.EdgeRTTBounds)+1)
 	c.batch = make([]int64, len(link.EdgeBatchBounds)+1)
 	return c
-}
-
-// observeBatch counts a batch of n replies read rtt after it was written.
-func (c *redisClient) observeBatch(n int, rtt time.Duration) {
-	us := int64(rtt / time.Microsecond)
-	c.mu.Lock()
-	c.rtt[bucketOf(link.EdgeRTTBounds, us)]++
-	c.rttSum += us
-	c.batch[bucketOf(link.EdgeBatchBounds, int64(n))]++
-	c.batchSum += int64(n)
-	c.mu.Unlock()
-}
-
-// bucketOf is the index of the first bound v does not exceed, or len(bounds).
-func bucketOf(bounds []int64, v int64) int {
-	for i, b := range bounds {
-		if v <= b {
-			return i
-		}
-	}
-	return len(bounds)
 }
 
 // pipe returns the open connection, or an error without waiting when the
@@ -539,7 +519,26 @@ func (p *pipe) readLoop() {
 				return
 			}
 		}
-		p.client.observeBatch(len(batch), time.Since(sent))
+		// Counted into the client's histograms with no interpreted call: inlined
+		// copies of link.EdgeRTTBucket and link.EdgeBatchBucket, keep them alike.
+		us, n := int64(time.Since(sent)/time.Microsecond), uint64(len(batch))
+		rb, bb := 0, bits.Len64(n-1)
+		if us > 0 {
+			rb = bits.Len64(uint64((us - 1) / 250))
+		}
+		c := p.client
+		c.mu.Lock()
+		if rb >= len(c.rtt) {
+			rb = len(c.rtt) - 1
+		}
+		if bb >= len(c.batch) {
+			bb = len(c.batch) - 1
+		}
+		c.rtt[rb]++
+		c.rttSum += us
+		c.batch[bb]++
+		c.batchSum += int64(n)
+		c.mu.Unlock()
 		p.mu.Lock()
 		if p.dead { // closed meanwhile: fail has woken the batch already
 			p.mu.Unlock()

@@ -23,7 +23,7 @@ func TestEdgeStatsAreExported(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	stats := link.EdgeStats{At: time.UnixMilli(1764750000000), HotAnswers: 1000, RedisAnswers: 7, PassedMiss: 2,
-		RTT: []int64{5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, RTTSumMicros: 300500, Batch: []int64{6}, BatchSum: 6}
+		RTT: []int64{5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, RTTSumMicros: 300500, Batch: []int64{6}, BatchSum: 6}
 	c.Set(ctx, link.EdgeStatsKey("edge-a"), string(link.AppendEdgeStats(nil, stats)), link.EdgeStatsTTL)
 	c.Set(ctx, link.EdgeStatsKey("edge-bad"), "v1 hot=lots", link.EdgeStatsTTL)
 	c.Set(ctx, link.EdgeStatsKey("edge-huge"), "v1 "+strings.Repeat("x", 1<<20), link.EdgeStatsTTL)
