@@ -137,9 +137,12 @@ func (e *edge) flushVisits() {
 			e.mu.Unlock()
 			return
 		}
-		e.visitBatches = e.visitBatches[1:]
-		e.queuedVisits -= b.n
-		if calls[0].n == 0 {
+		if len(e.visitBatches) > 0 && e.visitBatches[0] == b { // the drain and the loop may both push it: one removes it
+			e.visitBatches[0] = nil
+			e.visitBatches = e.visitBatches[1:]
+			e.queuedVisits -= b.n
+		}
+		if calls[0].n == 0 { // only the first push of a batch hears 0; a resend hears -1
 			e.stats.fullStreamVisits += int64(b.n)
 		}
 		e.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,6 +119,84 @@ func TestPassesTheClientAddressOn(t *testing.T) {
 			h.ServeHTTP(httptest.NewRecorder(), req)
 			if len(got) != 1 || got[0] != tc.want {
 				t.Errorf("the backend saw %s %v, want %q", link.ClientAddrHeader, got, tc.want)
+			}
+		})
+	}
+}
+
+// mustInFlight waits until the edge's Redis connection has n commands written or queued.
+func mustInFlight(tb testing.TB, e *edge, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := 0
+		e.redis.mu.Lock()
+		p := e.redis.p
+		e.redis.mu.Unlock()
+		if p != nil {
+			p.mu.Lock()
+			got = len(p.inflight) + len(p.queued)
+			p.mu.Unlock()
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d commands in flight, want %d", got, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// The drain and the loop both flush visits after SIGTERM: two flushers that
+// push the same oldest batch remove it once, never the batch after it, and
+// never panic on a queue the other emptied.
+func TestConcurrentVisitFlushesLoseNoBatch(t *testing.T) {
+	for _, batches := range []int{1, 2} {
+		t.Run(strconv.Itoa(batches)+"Batches", func(t *testing.T) {
+			r := mustStartRedis(t)
+			mustDo(t, r.addr, "SET", "code:tVcf001", "https://example.com/flushed")
+			cfg := testConfig(r.addr, "3"+strconv.Itoa(batches)+"m")
+			cfg.FlushInterval = "1h" // only the flushers below
+			h, _ := mustNewConnected(t, cfg)
+			e := h.(*Kurz).edge
+			want := 0
+			for b := 0; b < batches; b++ {
+				mustServe(t, h, "tVcf001", 2+b)
+				want += 2 + b
+				e.collectVisits()
+				e.mu.Lock()
+				e.filling = nil // the next visits start a batch of their own
+				e.mu.Unlock()
+			}
+			mustDo(t, r.addr, "CLIENT", "PAUSE", "400", "WRITE") // both flushers send the oldest batch before either hears back
+			var wg sync.WaitGroup
+			panics := make(chan any, 2)
+			for i := 0; i < 2; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() {
+						if v := recover(); v != nil {
+							panics <- v
+						}
+					}()
+					e.flushVisits()
+				}()
+				mustInFlight(t, e, i+1)
+			}
+			wg.Wait()
+			close(panics)
+			for v := range panics {
+				t.Fatalf("a flusher panicked: %v", v)
+			}
+			e.flushVisits() // whatever is left
+			mustStreamVisits(t, r.addr, want)
+			e.mu.Lock()
+			left, queued := len(e.visitBatches), e.queuedVisits
+			e.mu.Unlock()
+			if left != 0 || queued != 0 {
+				t.Errorf("%d batches and %d visits left queued, want none", left, queued)
 			}
 		})
 	}
