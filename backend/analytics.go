@@ -75,4 +75,6 @@ type VisitStore interface {
 	VisitStats(ctx context.Context, code string, from, to time.Time, interval time.Duration) (Stats, error)
 	// PruneVisitStats deletes the roll-ups of hours before before.
 	PruneVisitStats(ctx context.Context, before time.Time) (int64, error)
+	// LinksCreated is when the link holding each code now was created; codes without one are left out.
+	LinksCreated(ctx context.Context, codes []string) (map[string]time.Time, error)
 }

@@ -83,7 +83,11 @@ func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
 		if err != nil || len(entries) == 0 {
 			return VisitFold{}, err
 		}
-		return f.rollup(entries), nil
+		created, err := f.store.LinksCreated(ctx, visitedCodes(entries))
+		if err != nil {
+			return VisitFold{}, err
+		}
+		return f.rollup(entries, created), nil
 	})
 	if err != nil || fold.Last == "" {
 		return fold, err
@@ -101,9 +105,33 @@ func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
 	return fold, nil
 }
 
+// visitClockSkew is how much earlier than its link's creation a visit may be
+// stamped and still count for it: visits carry whole seconds of the clock of
+// the edge or backend that served them, links the time of Postgres's.
+const visitClockSkew = 2 * time.Second
+
+// visitedCodes are the distinct codes of the entries' visits (each line starts with its code).
+func visitedCodes(entries []VisitEntry) []string {
+	seen := map[string]bool{}
+	var codes []string
+	for _, e := range entries {
+		for packed := e.Packed; packed != ""; {
+			line, rest, _ := strings.Cut(packed, "\n")
+			if code, _, _ := strings.Cut(line, "\t"); !seen[code] {
+				seen[code] = true
+				codes = append(codes, code)
+			}
+			packed = rest
+		}
+	}
+	return codes
+}
+
 // rollup classifies the entries' visits and sums them by code, hour,
-// dimension and value, for the link and for all links.
-func (f *VisitFolder) rollup(entries []VisitEntry) VisitFold {
+// dimension and value, for all links and for the link — if the link that
+// holds the code now existed at the visit (created is when each was), so a
+// late visit of a deleted link never lands on one that took its alias.
+func (f *VisitFolder) rollup(entries []VisitEntry, created map[string]time.Time) VisitFold {
 	type key struct {
 		code, dim, value string
 		hour             int64
@@ -127,7 +155,11 @@ func (f *VisitFolder) rollup(entries []VisitEntry) VisitFold {
 				kind = "bot"
 			}
 			hour := v.At.Truncate(time.Hour).Unix()
-			for _, code := range []string{v.Code, AllLinksCode} {
+			codes := []string{AllLinksCode}
+			if c, ok := created[v.Code]; ok && !v.At.Before(c.Add(-visitClockSkew)) {
+				codes = append(codes, v.Code)
+			}
+			for _, code := range codes {
 				sums[key{code, DimKind, kind, hour}] += n
 				sums[key{code, DimReferrer, c.Referrer, hour}] += n
 				sums[key{code, DimBrowser, c.Browser, hour}] += n

@@ -203,6 +203,11 @@ func (db *DB) DeleteLink(ctx context.Context, code string, owner *int64) (inv ba
 		if err != nil {
 			return err
 		}
+		// Its visits go with it: whoever takes the freed alias starts from none
+		// (the roll-ups over all links keep them).
+		if _, err := tx.Exec(ctx, `DELETE FROM visit_stats WHERE code = $1`, code); err != nil {
+			return err
+		}
 		inv, err = insertInvalidation(ctx, tx, l, 0)
 		return err
 	})

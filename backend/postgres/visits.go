@@ -118,3 +118,18 @@ func (db *DB) PruneVisitStats(ctx context.Context, before time.Time) (int64, err
 	tag, err := db.pool.Exec(ctx, `DELETE FROM visit_stats WHERE hour < $1`, before)
 	return tag.RowsAffected(), done(err)
 }
+
+// LinksCreated is when the link that holds each of codes now was created;
+// codes without a link are left out.
+func (db *DB) LinksCreated(ctx context.Context, codes []string) (map[string]time.Time, error) {
+	ctx, done := db.begin(ctx, "links_created")
+	rows, _ := db.pool.Query(ctx, `SELECT short_code, created_at FROM url_mappings WHERE short_code = ANY($1)`, codes)
+	out := map[string]time.Time{}
+	var code string
+	var created time.Time
+	_, err := pgx.ForEachRow(rows, []any{&code, &created}, func() error {
+		out[code] = created
+		return nil
+	})
+	return out, done(err)
+}
