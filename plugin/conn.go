@@ -62,14 +62,15 @@ type redisClient struct {
 	dialDone  chan struct{} // closed when the dial under way ends; nil when it probes a Redis that failed
 	healthy   bool          // the last dial succeeded and no reply has timed out since
 	openUntil time.Time
-	failures  int64   // dials and timeouts that opened the breaker
-	errors    int64   // connections failed, timeouts included
-	timeouts  int64   // replies overdue
-	master    string  // the address of the last master dialled
-	masters   int64   // times a new connection found another master
-	rtt       []int64 // round trips by link.EdgeRTTBounds
-	rttSum    int64   // microseconds
-	batch     []int64 // batch sizes by link.EdgeBatchBounds
+	failures  int64      // dials and timeouts that opened the breaker
+	errors    int64      // connections failed, timeouts included
+	timeouts  int64      // replies overdue
+	master    string     // the address of the last master dialled
+	subs      []net.Conn // open subscriptions, closed when the master changes
+	masters   int64      // times a new connection found another master
+	rtt       []int64    // round trips by link.EdgeRTTBounds
+	rttSum    int64      // microseconds
+	batch     []int64    // batch sizes by link.EdgeBatchBounds
 	batchSum  int64
 
 	// The watchdog's view of the batch in flight: its connection, its number
@@ -128,9 +129,14 @@ func (c *redisClient) pipe() (*pipe, error) {
 		c.failures++
 	} else {
 		c.p = np
-		if addr := np.conn.RemoteAddr().String(); addr != c.master {
+		// With Sentinels another address is another master; without, one
+		// name may resolve to several addresses of the same server.
+		if addr := np.conn.RemoteAddr().String(); addr != c.master && len(c.opts.sentinels) > 0 {
 			if c.master != "" {
 				c.masters++
+				for _, s := range c.subs { // they follow: a frozen old master would keep them open, silent
+					s.Close()
+				}
 			}
 			c.master = addr
 		}
@@ -157,6 +163,32 @@ func (c *redisClient) awaitDial(done chan struct{}) (*pipe, error) {
 		return nil, errBreakerOpen
 	}
 	return p, nil
+}
+
+// watchSubscription registers a subscription's connection, to be closed when
+// the master changes; false (and closed) if it reached another master than
+// the data connection's.
+func (c *redisClient) watchSubscription(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.opts.sentinels) > 0 && c.master != "" && conn.RemoteAddr().String() != c.master {
+		conn.Close()
+		return false
+	}
+	c.subs = append(c.subs, conn)
+	return true
+}
+
+// forgetSubscription drops a subscription's connection from the client's list.
+func (c *redisClient) forgetSubscription(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.subs {
+		if s == conn {
+			c.subs = append(c.subs[:i], c.subs[i+1:]...)
+			return
+		}
+	}
 }
 
 // connect opens the connection ahead of the first lookup. A function of its

@@ -386,11 +386,14 @@ func (e *edge) drain() {
 	}
 }
 
-// sigterm is syscall.SIGTERM, made through os.Interrupt's type: Traefik's
-// Yaegi offers os/signal but not syscall.
-func sigterm() os.Signal {
+// sigterm is syscall.SIGTERM.
+func sigterm() os.Signal { return signalNumber(15) }
+
+// signalNumber is the signal n, made through os.Interrupt's type: Traefik's
+// Yaegi offers os/signal but not syscall's signals.
+func signalNumber(n int64) os.Signal {
 	v := reflect.New(reflect.TypeOf(os.Interrupt)).Elem()
-	v.SetInt(15)
+	v.SetInt(n)
 	return v.Interface().(os.Signal)
 }
 

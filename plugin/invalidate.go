@@ -1,10 +1,14 @@
 package plugin
 
 import (
+	"errors"
 	"time"
 
 	"github.com/kurzlink/kurz/link"
 )
+
+// errMasterMoved ends a subscription made to another master than the data connection's.
+var errMasterMoved = errors.New("kurz: the subscription reached another master than the data connection; subscribing again")
 
 // maxResubscribeWait bounds the wait between subscription attempts, so a hot
 // cache is emptied well within a second of Redis coming back.
@@ -43,6 +47,10 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
+	if !e.redis.watchSubscription(conn) {
+		return false, errMasterMoved
+	}
+	defer e.redis.forgetSubscription(conn)
 	if _, err := conn.Write(appendCommand(nil, "SUBSCRIBE", link.InvalidateChannel)); err != nil {
 		return false, err
 	}

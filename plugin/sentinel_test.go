@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // mustStartSentinel starts a Sentinel watching master as "kurz", quorum 1.
@@ -87,4 +89,46 @@ func TestSentinelFailover(t *testing.T) {
 	if got, want := h.(*Kurz).edge.statistics(time.Now()).MasterChanges, int64(1); got != want {
 		t.Errorf("MasterChanges = %d, want %d: the failover is what the edge's statistics show", got, want)
 	}
+}
+
+// A master that freezes (SIGSTOP: its connections stay open, nothing is
+// answered) is failed over by Sentinel: the edge's invalidation subscription
+// must follow the data connection to the new master, or changes made there
+// are served stale until the hot cache's TTL.
+func TestSubscriptionFollowsAFrozenMastersFailover(t *testing.T) {
+	master := mustStartRedis(t)
+	host, port, _ := strings.Cut(master.addr, ":")
+	replica := mustStartRedis(t, "--replicaof", host, port)
+	sentinel := mustStartSentinel(t, master)
+	mustDo(t, master.addr, "SET", "code:tFrz001", "https://example.com/before")
+	waitFor(t, 10*time.Second, "replica in sync and known to the sentinel", func() bool {
+		return tryDo(replica.addr, "GET", "code:tFrz001").val != "" && strings.Contains(tryDo(sentinel.addr, "INFO", "sentinel").val, "slaves=1")
+	})
+	cfg := testConfig("", "1h") // nothing but an invalidation ends the hot entry
+	cfg.SentinelAddresses = []string{sentinel.addr}
+	cfg.MasterName = "kurz"
+	h, _ := mustNewConnected(t, cfg)
+	e := h.(*Kurz).edge
+	location := func() string { return serve(h, "GET", "/tFrz001").Header().Get("Location") }
+	if got := location(); got != "https://example.com/before" {
+		t.Fatalf("Location = %q before the failover", got)
+	}
+
+	const sigstop, sigcont = 19, 18 // Linux's; Yaegi's syscall has no SIGSTOP
+	master.cmd.Process.Signal(signalNumber(sigstop))
+	t.Cleanup(func() { master.cmd.Process.Signal(signalNumber(sigcont)) })
+	waitFor(t, 30*time.Second, "the replica promoted", func() bool {
+		role := tryDo(replica.addr, "ROLE").elems
+		return len(role) > 0 && role[0] == "master"
+	})
+	waitFor(t, 20*time.Second, "the edge on the new master", func() bool {
+		location() // lookups move the data connection
+		return e.statistics(time.Now()).MasterChanges == 1
+	})
+	mustDo(t, replica.addr, "SET", "code:tFrz001", "https://example.com/after")
+	mustDo(t, replica.addr, "PUBLISH", link.InvalidateChannel, "tFrz001")
+	took := waitFor(t, 5*time.Second, "the change served by the edge", func() bool {
+		return location() == "https://example.com/after"
+	})
+	t.Logf("the change was served %s after it was published on the new master", took.Round(10*time.Millisecond))
 }
