@@ -21,7 +21,9 @@
 //	hits             hash    field {code or alias} → pending visit count;
 //	                         edges and backends add to it only through
 //	                         AddHitsScript, once per batch id.
-//	hits:pushed:{id} string  marks a batch added (HitsPushedTTL).
+//	hits:pushed      zset    the ids of the batches added, scored by when
+//	                         (Redis's clock, ms); kept HitsPushedTTL. No TTL
+//	                         of its own, so volatile-lru never evicts it.
 //	hits:folding     string  the name of the batch being folded into Postgres.
 //	hits:batch:{id}  hash    a taken copy of hits, deleted after its commit.
 //	hits:lease       string  the backend folding now (HitsLeaseTTL).
@@ -59,8 +61,8 @@ const (
 	VersionKeyPrefix = "ver:"
 	// HitsKey is the Redis hash of pending visit counts by code.
 	HitsKey = "hits"
-	// HitsPushedKeyPrefix marks a pushed batch of hits, so a retry adds nothing.
-	HitsPushedKeyPrefix = "hits:pushed:"
+	// HitsPushedKey remembers the pushed batches of hits, so a retry adds nothing.
+	HitsPushedKey = "hits:pushed"
 	// HitsFoldingKey names the taken batch being folded into Postgres.
 	HitsFoldingKey = "hits:folding"
 	// HitsBatchKeyPrefix prefixes a taken batch.
@@ -152,17 +154,16 @@ func ParseIssued(v string) (fingerprint string, id int64, ok bool) {
 // the same id. A field that is not a number (or would overflow) is replaced
 // by the new count, so one corrupt field never blocks the others; so is a
 // hits key of another type.
-// KEYS: hits, hits:pushed:{id}. ARGV: TTL in ms, then code, count pairs.
+// KEYS: hits, hits:pushed. ARGV: TTL in ms, the batch id, then code, count pairs.
 // Returns -1 if the batch was added before, else how many fields were replaced.
-const AddHitsScript = `
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+const AddHitsScript = claimBatch + `
 local t = redis.call('TYPE', KEYS[1]).ok
 local replaced = 0
 if t ~= 'hash' and t ~= 'none' then
   redis.call('DEL', KEYS[1])
   replaced = replaced + 1
 end
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local ok = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
   if type(ok) == 'table' and ok.err then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
@@ -170,6 +171,21 @@ for i = 2, #ARGV, 2 do
   end
 end
 return replaced`
+
+// claimBatch starts the push scripts: it records the batch id ARGV[2] in the
+// sorted set KEYS[2], scored by Redis's clock, and returns -1 when it was
+// there already. Ids older than ARGV[1] ms are forgotten; a key of another
+// type in the set's place is replaced. A set without a TTL, not a key per
+// batch with one: Redis short of memory evicts keys with a TTL, and a
+// forgotten batch would be counted again when resent.
+const claimBatch = `
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local kind = redis.call('TYPE', KEYS[2]).ok
+if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms - tonumber(ARGV[1]))
+if redis.call('ZADD', KEYS[2], 'NX', ms, ARGV[2]) == 0 then return -1 end
+`
 
 // IsCode reports whether s has the shape of a short code.
 func IsCode(s string) bool {

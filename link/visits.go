@@ -14,11 +14,11 @@ import (
 //
 //	visits            stream  entries {n: visits, e: packed visits}, one per
 //	                          pushed batch; backends delete what they folded.
-//	visits:pushed:{id} string marks a batch added, so a retry adds nothing.
+//	visits:pushed     zset    the ids of the batches added, as hits:pushed.
 //	visits:dropped    string  visits refused because the stream was full.
 const (
 	VisitsKey             = "visits"
-	VisitsPushedKeyPrefix = "visits:pushed:"
+	VisitsPushedKey       = "visits:pushed"
 	VisitsDroppedKey      = "visits:dropped"
 	// MaxVisitsPerPush bounds the visits of one stream entry.
 	MaxVisitsPerPush = 1000
@@ -39,18 +39,17 @@ const (
 // AddVisitsScript appends one packed batch to the visits stream once per
 // batch id, unless the stream is full: then it counts the batch's visits in
 // visits:dropped. A key of another type in the stream's place is replaced.
-// KEYS: visits, visits:pushed:{id}, visits:dropped. ARGV: pushed TTL (ms),
-// cap, visits in the batch, the packed batch.
+// KEYS: visits, visits:pushed, visits:dropped. ARGV: pushed TTL (ms), the
+// batch id, cap, visits in the batch, the packed batch.
 // Returns -1 for a batch already added, 0 if dropped, 1 if added.
-const AddVisitsScript = `
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+const AddVisitsScript = claimBatch + `
 local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'stream' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
-  redis.call('INCRBY', KEYS[3], ARGV[3])
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  redis.call('INCRBY', KEYS[3], ARGV[4])
   return 0
 end
-redis.call('XADD', KEYS[1], '*', 'n', ARGV[3], 'e', ARGV[4])
+redis.call('XADD', KEYS[1], '*', 'n', ARGV[4], 'e', ARGV[5])
 return 1`
 
 // Visit is one visit as edges and backends send it: nothing is parsed yet.

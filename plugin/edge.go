@@ -311,8 +311,8 @@ func (e *edge) flush() {
 			return
 		}
 		args := make([]string, 0, 5+2*len(b.codes))
-		args = append(args, "EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKeyPrefix+b.id,
-			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10))
+		args = append(args, "EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKey,
+			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id)
 		for i, code := range b.codes {
 			args = append(args, code, strconv.FormatInt(b.counts[i], 10))
 		}

@@ -388,3 +388,31 @@ func TestFailedConnectionIsForgottenBeforeCallersWake(t *testing.T) {
 	}
 	<-failed
 }
+
+// Redis under memory pressure evicts keys with a TTL (volatile-lru, the
+// policy kurz asks for): what remembers a pushed batch must not be one of
+// them, or a batch resent after a lost reply is counted twice.
+func TestPushedBatchesSurviveEviction(t *testing.T) {
+	r := mustStartRedis(t, "--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru")
+	mustDo(t, r.addr, "SET", "code:tEvi001", "https://example.com/evicted")
+	cfg := testConfig(r.addr, "39s")
+	cfg.FlushInterval = "1h" // only the flushes below
+	h, _ := mustNewConnected(t, cfg)
+	e := h.(*Kurz).edge
+	mustServe(t, h, "tEvi001", 3)
+	e.collect()
+	b := e.nextBatch() // the batch a flush sends: its reply is lost below
+	e.flush()
+	mustHits(t, r.addr, "tEvi001", 3)
+
+	// Caches fill Redis past maxmemory: it evicts volatile keys to make room.
+	value := strings.Repeat("x", 64<<10)
+	for i := 0; i < 200; i++ {
+		tryDo(r.addr, "SET", "cache:"+strconv.Itoa(i), value, "PX", "3600000")
+	}
+	e.mu.Lock()
+	e.unacked = b // as if the reply had been lost: the same batch goes again
+	e.mu.Unlock()
+	e.flush()
+	mustHits(t, r.addr, "tEvi001", 3)
+}

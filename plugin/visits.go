@@ -125,8 +125,8 @@ func (e *edge) flushVisits() {
 		}
 		e.mu.Unlock()
 		calls, err := e.redis.doAll([][]string{{"EVAL", link.AddVisitsScript, "3",
-			link.VisitsKey, link.VisitsPushedKeyPrefix + b.id, link.VisitsDroppedKey,
-			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), strconv.Itoa(link.VisitsStreamCap),
+			link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey,
+			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id, strconv.Itoa(link.VisitsStreamCap),
 			strconv.Itoa(b.n), string(b.packed)}})
 		if err == nil && calls[0].err != nil {
 			err = calls[0].err

@@ -274,12 +274,12 @@ func (c *Cache) AddAliases(ctx context.Context, codes []string) error {
 
 func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]int64) error {
 	ctx, done := c.begin(Background(ctx), "push_hits")
-	args := make([]any, 0, 1+2*len(hits))
-	args = append(args, link.HitsPushedTTL.Milliseconds())
+	args := make([]any, 0, 2+2*len(hits))
+	args = append(args, link.HitsPushedTTL.Milliseconds(), batchID)
 	for code, n := range hits {
 		args = append(args, code, n)
 	}
-	return done(pushHits.Run(ctx, c.client, []string{link.HitsKey, link.HitsPushedKeyPrefix + batchID}, args...).Err(), "")
+	return done(pushHits.Run(ctx, c.client, []string{link.HitsKey, link.HitsPushedKey}, args...).Err(), "")
 }
 
 func (c *Cache) HoldFoldLease(ctx context.Context, owner string) (bool, error) {

@@ -16,8 +16,8 @@ var pushVisits = goredis.NewScript(link.AddVisitsScript)
 
 func (c *Cache) PushVisits(ctx context.Context, batchID string, n int, packed []byte) error {
 	ctx, done := c.begin(Background(ctx), "push_visits")
-	err := pushVisits.Run(ctx, c.client, []string{link.VisitsKey, link.VisitsPushedKeyPrefix + batchID, link.VisitsDroppedKey},
-		link.HitsPushedTTL.Milliseconds(), link.VisitsStreamCap, n, packed).Err()
+	err := pushVisits.Run(ctx, c.client, []string{link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey},
+		link.HitsPushedTTL.Milliseconds(), batchID, link.VisitsStreamCap, n, packed).Err()
 	return done(err, "")
 }
 

@@ -75,8 +75,8 @@ func TestFreedAliasShowsNothingOfTheOldLink(t *testing.T) {
 	// A visit of the old link that reaches the fold only now (pushed late by an edge).
 	late := link.AppendVisit(nil, link.Visit{Code: alias, At: deletedAt, Addr: "192.0.2.1", UserAgent: "Mozilla/5.0 Firefox/130.0"})
 	rc := MustRedisClient(t, rd)
-	if err := rc.Eval(context.Background(), link.AddVisitsScript, []string{link.VisitsKey, link.VisitsPushedKeyPrefix + "late", link.VisitsDroppedKey},
-		60000, link.VisitsStreamCap, 1, string(late)).Err(); err != nil {
+	if err := rc.Eval(context.Background(), link.AddVisitsScript, []string{link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey},
+		60000, "late", link.VisitsStreamCap, 1, string(late)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if res := do(t, "GET", b.URL+"/"+alias, "", ""); res.Status != http.StatusMovedPermanently { // the new link's own
