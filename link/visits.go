@@ -17,9 +17,9 @@ import (
 //	visits:pushed     zset    the ids of the batches added, as hits:pushed.
 //	visits:dropped    string  visits refused because the stream was full.
 const (
-	VisitsKey             = "visits"
-	VisitsPushedKey       = "visits:pushed"
-	VisitsDroppedKey      = "visits:dropped"
+	VisitsKey        = "visits"
+	VisitsPushedKey  = "visits:pushed"
+	VisitsDroppedKey = "visits:dropped"
 	// MaxVisitsPerPush bounds the visits of one stream entry.
 	MaxVisitsPerPush = 1000
 	// VisitsStreamCap bounds the stream's entries: with backends down, Redis
