@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kurzlink/kurz/internal/stack"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 // One stack with Redis Sentinel, a Postgres replica and two Traefiks; the
@@ -294,4 +296,68 @@ func mustSQL(tb testing.TB, databaseURL, sql string) {
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		tb.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// A change is answered once Postgres has it; its invalidation is applied to
+// the Redis master and forgotten only when a replica has it too. A master
+// that dies before its replicas got the invalidation must not take it with
+// it: after the failover the change is served, not the old target.
+func TestChangeSurvivesAFailoverBeforeReplication(t *testing.T) {
+	s := testenv.NewHAStack(t, map[string]string{"KURZ_HEALTHCHECK_INTERVAL": "1s"})
+	key := MustKey(t, s)
+	code := MustShorten(t, s, "https://example.com/ha/before")
+	MustVisitOn(t, s.Traefik, code, 1) // cached in Redis
+	for _, r := range s.RedisReplicas {
+		rc := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+		eventually(t, 10*time.Second, func() error {
+			if v, _ := rc.Get(context.Background(), link.CodeKey(code)).Result(); v != "https://example.com/ha/before" {
+				return fmt.Errorf("replica %s holds %q", r.Addr(), v)
+			}
+			return nil
+		})
+		rc.Close()
+	}
+	for _, r := range s.RedisReplicas {
+		if err := r.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			for _, r := range s.RedisReplicas {
+				r.Signal(syscall.SIGCONT)
+			}
+		}
+	}
+	t.Cleanup(thaw)
+	res := testenv.Do(t, "PATCH", s.Traefik.URL()+"/api/links/"+code, `{"url":"https://example.com/ha/after"}`,
+		"Content-Type", "application/json", "Authorization", "Bearer "+key)
+	if res.Status != http.StatusOK {
+		t.Fatalf("PATCH = %d %s", res.Status, res.Raw)
+	}
+	time.Sleep(time.Second) // applied to the master, not to a replica
+	if n := queryInt(t, s, `SELECT count(*) FROM cache_invalidations WHERE code = $1`, code); n != 1 {
+		t.Errorf("%d stored invalidations of %s while no replica has it, want it kept", n, code)
+	}
+	oldMaster := s.Redis.Addr()
+	s.Redis.Kill()
+	thaw()
+	waitPromotion(t, s, oldMaster)
+	eventually(t, 15*time.Second, func() error {
+		for _, tr := range s.Traefiks {
+			r := do(t, "GET", tr.URL()+"/"+code, "", "")
+			if got := r.Header.Get("Location"); got != "https://example.com/ha/after" {
+				return fmt.Errorf("%s answers %d %q after the failover, want the change", tr.URL(), r.Status, got)
+			}
+		}
+		return nil
+	})
+	eventually(t, 15*time.Second, func() error { // forgotten once a replica of the new master has it
+		if n := queryInt(t, s, `SELECT count(*) FROM cache_invalidations WHERE code = $1`, code); n != 0 {
+			return fmt.Errorf("%d stored invalidations of %s after the failover, want none", n, code)
+		}
+		return nil
+	})
 }

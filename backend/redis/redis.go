@@ -225,9 +225,48 @@ func (c *Cache) Invalidate(ctx context.Context, inv backend.Invalidation) error 
 	if inv.Announce {
 		announce = "1"
 	}
-	err := invalidate.Run(ctx, c.client, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
-		inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce).Err()
+	// One connection for the script and the WAIT after it: WAIT counts the
+	// replicas that have what its own connection wrote.
+	conn := c.client.Conn()
+	defer conn.Close()
+	var role *goredis.Cmd
+	_, err := conn.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		invalidate.Eval(ctx, p, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
+			inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce)
+		role = p.Do(ctx, "ROLE")
+		return nil
+	})
+	if err == nil {
+		err = c.awaitReplica(ctx, conn, role)
+	}
 	return done(err, "")
+}
+
+// ErrNotReplicated is a write the master applied that no replica has yet:
+// a failover now would lose it, so whoever stored it keeps it to apply again.
+var ErrNotReplicated = errors.New("redis: applied on the master, not yet on any replica")
+
+// awaitReplica waits, within half the timeout, until a replica has what
+// conn wrote, if the master has replicas (role is its ROLE reply).
+func (c *Cache) awaitReplica(ctx context.Context, conn *goredis.Conn, role *goredis.Cmd) error {
+	reply, err := role.Slice()
+	if err != nil {
+		return err
+	}
+	if len(reply) < 3 || reply[0] != "master" {
+		return fmt.Errorf("redis: ROLE answered %v, not a master's", reply)
+	}
+	if replicas, _ := reply[2].([]any); len(replicas) == 0 {
+		return nil
+	}
+	n, err := conn.Do(ctx, "WAIT", 1, max(int64(c.timeout/2/time.Millisecond), 1)).Int()
+	if err != nil {
+		return err
+	}
+	if n < 1 {
+		return ErrNotReplicated
+	}
+	return nil
 }
 
 func (c *Cache) RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (bool, error) {

@@ -58,6 +58,9 @@ func (r *Redis) Start() error {
 // Stop stops the server; Start brings it back on the same port.
 func (r *Redis) Stop() { r.proc.Stop(syscall.SIGTERM) }
 
+// Signal sends sig to the server (SIGSTOP freezes it with its connections open, SIGCONT resumes it).
+func (r *Redis) Signal(sig syscall.Signal) error { return r.proc.SignalGroup(sig) }
+
 // Kill ends the server at once, as a crash would.
 func (r *Redis) Kill() { r.proc.Kill() }
 
