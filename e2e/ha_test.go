@@ -307,7 +307,8 @@ func TestChangeSurvivesAFailoverBeforeReplication(t *testing.T) {
 	key := MustKey(t, s)
 	code := MustShorten(t, s, "https://example.com/ha/before")
 	MustVisitOn(t, s.Traefik, code, 1) // cached in Redis
-	for _, r := range s.RedisReplicas {
+	mustReplicasOnline(t, s)
+	for _, r := range s.RedisReplicas { // and there
 		rc := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
 		eventually(t, 10*time.Second, func() error {
 			if v, _ := rc.Get(context.Background(), link.CodeKey(code)).Result(); v != "https://example.com/ha/before" {
@@ -357,6 +358,55 @@ func TestChangeSurvivesAFailoverBeforeReplication(t *testing.T) {
 	eventually(t, 15*time.Second, func() error { // forgotten once a replica of the new master has it
 		if n := queryInt(t, s, `SELECT count(*) FROM cache_invalidations WHERE code = $1`, code); n != 0 {
 			return fmt.Errorf("%d stored invalidations of %s after the failover, want none", n, code)
+		}
+		return nil
+	})
+}
+
+// Counts are folded into Postgres only once a replica has the batch taken
+// from Redis: a new master without the rename would still hold the hits and
+// fold them again. While the replicas are frozen nothing is folded; once
+// they are back every visit is counted, once.
+func TestCountsFoldOnlyWhatAReplicaHas(t *testing.T) {
+	s := testenv.NewHAStack(t, map[string]string{"KURZ_HEALTHCHECK_INTERVAL": "1s"})
+	code := MustShorten(t, s, "https://example.com/ha/counted")
+	MustVisitOn(t, s.Traefik, code, 1)
+	mustCount(t, s, code, 1)
+	mustReplicasOnline(t, s)
+	for _, r := range s.RedisReplicas {
+		if err := r.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frozen := true
+	thaw := func() {
+		if frozen {
+			frozen = false
+			for _, r := range s.RedisReplicas {
+				r.Signal(syscall.SIGCONT)
+			}
+		}
+	}
+	t.Cleanup(thaw)
+	MustVisitOn(t, s.Traefik, code, 5)
+	time.Sleep(2 * time.Second) // several push and fold intervals
+	if got := accessCount(t, s, code); got != 1 {
+		t.Errorf("access_count = %d while no replica has the batch, want 1: folded before a replica had it", got)
+	}
+	thaw()
+	mustCount(t, s, code, 6)
+}
+
+// mustReplicasOnline waits until every Redis replica has finished its first
+// sync: until then the master lists none, and waits for none.
+func mustReplicasOnline(tb testing.TB, s *stack.Stack) {
+	tb.Helper()
+	mc := goredis.NewClient(&goredis.Options{Addr: s.Redis.Addr()})
+	defer mc.Close()
+	eventually(tb, 20*time.Second, func() error {
+		info, err := mc.Info(context.Background(), "replication").Result()
+		if n := strings.Count(info, "state=online"); err != nil || n != len(s.RedisReplicas) {
+			return fmt.Errorf("%d of %d replicas online (%v)", n, len(s.RedisReplicas), err)
 		}
 		return nil
 	})

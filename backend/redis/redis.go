@@ -80,7 +80,10 @@ return 1`)
 	// KEYS: hits, hits:folding. ARGV: the new batch's key.
 	takeBatch = goredis.NewScript(`
 local current = redis.call('GET', KEYS[2])
-if current then return current end
+if current then
+  redis.call('SET', KEYS[2], current) -- a write, so that WAIT after it covers the rename too
+  return current
+end
 local t = redis.call('TYPE', KEYS[1]).ok
 if t == 'none' then return false end
 if t ~= 'hash' then redis.call('DEL', KEYS[1]) return false end
@@ -225,21 +228,30 @@ func (c *Cache) Invalidate(ctx context.Context, inv backend.Invalidation) error 
 	if inv.Announce {
 		announce = "1"
 	}
-	// One connection for the script and the WAIT after it: WAIT counts the
-	// replicas that have what its own connection wrote.
+	err := c.replicated(ctx, func(p goredis.Pipeliner) {
+		invalidate.Eval(ctx, p, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
+			inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce)
+	})
+	return done(err, "")
+}
+
+// replicated runs write on a connection of its own and then, if the master
+// has replicas, waits until one has it: WAIT counts the replicas that have
+// what its own connection wrote, and replication keeps order, so what came
+// before is there too. A write that answers nil is no error.
+func (c *Cache) replicated(ctx context.Context, write func(p goredis.Pipeliner)) error {
 	conn := c.client.Conn()
 	defer conn.Close()
 	var role *goredis.Cmd
 	_, err := conn.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		invalidate.Eval(ctx, p, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
-			inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce)
+		write(p)
 		role = p.Do(ctx, "ROLE")
 		return nil
 	})
-	if err == nil {
-		err = c.awaitReplica(ctx, conn, role)
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return err
 	}
-	return done(err, "")
+	return c.awaitReplica(ctx, conn, role)
 }
 
 // ErrNotReplicated is a write the master applied that no replica has yet:
@@ -334,7 +346,16 @@ func (c *Cache) ReleaseFoldLease(ctx context.Context, owner string) error {
 
 func (c *Cache) TakeHitBatch(ctx context.Context) (string, error) {
 	ctx, done := c.begin(Background(ctx), "take_hits")
-	name, err := takeBatch.Run(ctx, c.client, []string{link.HitsKey, link.HitsFoldingKey}, link.HitsBatchKeyPrefix+newID()).Text()
+	// The batch is folded only once a replica has it: a new master without
+	// the rename would still hold the hits, and fold them again.
+	var take *goredis.Cmd
+	err := c.replicated(ctx, func(p goredis.Pipeliner) {
+		take = takeBatch.Eval(ctx, p, []string{link.HitsKey, link.HitsFoldingKey}, link.HitsBatchKeyPrefix+newID())
+	})
+	if err != nil {
+		return "", done(err, "")
+	}
+	name, err := take.Text()
 	if errors.Is(err, goredis.Nil) {
 		return "", done(nil, "miss")
 	}
