@@ -39,6 +39,7 @@ type HitCounter struct {
 type hitBatch struct {
 	id   string
 	hits map[string]int64
+	sent bool // a push was tried: Redis may have added it
 }
 
 func NewHitCounter(cache LinkCache, store LinkStore, interval time.Duration, logger *slog.Logger) *HitCounter {
@@ -79,6 +80,9 @@ func (h *HitCounter) Push(ctx context.Context) error {
 		if b == nil {
 			return nil
 		}
+		h.mu.Lock()
+		b.sent = true
+		h.mu.Unlock()
 		if err := h.cache.PushHits(ctx, b.id, b.hits); err != nil {
 			return err
 		}
@@ -109,7 +113,9 @@ func (h *HitCounter) nextBatch() *hitBatch {
 }
 
 // shutdown pushes what is left, retrying for a few seconds; if Redis stays
-// away, the counts go straight to Postgres under their batch ids.
+// away, the counts go straight to Postgres under their batch ids — except a
+// batch whose push Redis may have added (its answer was lost): that one is
+// parked in Postgres for a running backend to settle (HitFolder.settleParked).
 func (h *HitCounter) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -122,7 +128,15 @@ func (h *HitCounter) shutdown() {
 	}
 	for b := h.nextBatch(); b != nil; b = h.nextBatch() {
 		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, perr := h.store.AddHits(pctx, "direct/"+b.id, b.hits)
+		h.mu.Lock()
+		sent := b.sent
+		h.mu.Unlock()
+		var perr error
+		if sent {
+			perr = h.store.ParkHits(pctx, b.id, b.hits)
+		} else {
+			_, perr = h.store.AddHits(pctx, directChunk(b.id), b.hits)
+		}
 		cancel()
 		if perr != nil {
 			h.logger.Error("visits lost at shutdown: redis and postgres unavailable", "redis_err", err, "postgres_err", perr, "visits", h.Pending())
@@ -131,6 +145,9 @@ func (h *HitCounter) shutdown() {
 		h.acknowledge(b)
 	}
 }
+
+// directChunk is the claim of a batch added to Postgres without Redis.
+func directChunk(batchID string) string { return "direct/" + batchID }
 
 // acknowledge forgets b once it is stored; a concurrent pusher may have moved on already.
 func (h *HitCounter) acknowledge(b *hitBatch) {
@@ -172,9 +189,14 @@ func (f *HitFolder) Folded() int64 {
 func (f *HitFolder) Run(ctx context.Context) {
 	lastPrune := time.Now()
 	failures := retryLog{logger: f.logger, what: "folding counts into postgres"}
+	lastSettle := time.Now()
 	every(ctx, f.interval, func() {
 		if err := f.Fold(ctx); ctx.Err() == nil {
 			failures.record(err)
+		}
+		if time.Since(lastSettle) >= parkedSettleEvery {
+			lastSettle = time.Now()
+			f.settleParked(ctx)
 		}
 		if time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
@@ -183,6 +205,47 @@ func (f *HitFolder) Run(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// parkedSettleEvery is how often a folder looks for parked batches to settle.
+const parkedSettleEvery = 500 * time.Millisecond
+
+// settleParked decides each parked batch by asking Redis whether it added
+// it: if so, Redis's fold counts it and the parked copy goes; if not, it is
+// added to Postgres here, once (its direct claim), then forgotten. Redis
+// remembers batch ids for link.HitsPushedTTL; a batch parked longer than
+// that is added, since Redis can no longer say.
+func (f *HitFolder) settleParked(ctx context.Context) {
+	parked, err := f.store.ParkedHits(ctx, 100)
+	if err != nil {
+		f.logger.Warn("reading parked counts failed; retrying", "err", err)
+		return
+	}
+	for _, p := range parked {
+		pushed, err := f.cache.HitsBatchPushed(ctx, p.BatchID)
+		if err != nil {
+			return // Redis cannot say now: ask again later
+		}
+		if time.Since(p.ParkedAt) > link.HitsPushedTTL {
+			f.logger.Warn("a parked batch outlived what Redis remembers of pushes: counting it", "batch", p.BatchID, "visits", sum(p.Hits))
+			pushed = false
+		}
+		if !pushed {
+			applied, err := f.store.AddHits(ctx, directChunk(p.BatchID), p.Hits)
+			if err != nil {
+				return
+			}
+			if applied {
+				f.mu.Lock()
+				f.folded += sum(p.Hits)
+				f.mu.Unlock()
+			}
+		}
+		if err := f.store.UnparkHits(ctx, p.BatchID); err != nil {
+			return
+		}
+		f.logger.Info("settled a parked batch of counts", "batch", p.BatchID, "in_redis", pushed, "visits", sum(p.Hits))
+	}
 }
 
 // retryLog logs the first failure of background work retried every

@@ -147,7 +147,21 @@ type LinkStore interface {
 	AddHits(ctx context.Context, chunkID string, hits map[string]int64) (applied bool, err error)
 	// PruneHitChunks forgets applied chunk ids older than before.
 	PruneHitChunks(ctx context.Context, before time.Time) error
+	// ParkHits keeps a batch whose push Redis may have applied, uncounted.
+	ParkHits(ctx context.Context, batchID string, hits map[string]int64) error
+	// ParkedHits returns up to limit parked batches, oldest first.
+	ParkedHits(ctx context.Context, limit int) ([]ParkedHits, error)
+	// UnparkHits forgets a parked batch.
+	UnparkHits(ctx context.Context, batchID string) error
 	Ping(ctx context.Context) error
+}
+
+// ParkedHits is a batch of counts a stopping backend could not push to Redis
+// after a push whose answer was lost, so Redis may have it already.
+type ParkedHits struct {
+	BatchID  string
+	Hits     map[string]int64
+	ParkedAt time.Time
 }
 
 // LinkCache is the Redis cache in front of LinkStore. A miss is ("", nil).
@@ -170,6 +184,8 @@ type LinkCache interface {
 	RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (missing bool, err error)
 	// PushHits adds hits to the pending hash once per batchID, however often it is sent.
 	PushHits(ctx context.Context, batchID string, hits map[string]int64) error
+	// HitsBatchPushed reports whether Redis added the batch batchID (within link.HitsPushedTTL).
+	HitsBatchPushed(ctx context.Context, batchID string) (bool, error)
 	// HoldFoldLease takes or renews the lease on folding for owner; false if another holds it.
 	HoldFoldLease(ctx context.Context, owner string) (bool, error)
 	// ReleaseFoldLease gives the lease up if owner holds it.

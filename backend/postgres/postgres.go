@@ -144,6 +144,44 @@ func (db *DB) AddHits(ctx context.Context, chunkID string, hits map[string]int64
 	return claimed, done(err)
 }
 
+func (db *DB) ParkHits(ctx context.Context, batchID string, hits map[string]int64) error {
+	codes := backend.SortedCodes(hits)
+	counts := make([]int64, len(codes))
+	for i, c := range codes {
+		counts[i] = hits[c]
+	}
+	ctx, done := db.begin(ctx, "park_hits")
+	_, err := db.pool.Exec(ctx, `INSERT INTO parked_hits (batch_id, codes, counts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, batchID, codes, counts)
+	return done(err)
+}
+
+func (db *DB) ParkedHits(ctx context.Context, limit int) ([]backend.ParkedHits, error) {
+	ctx, done := db.begin(ctx, "parked_hits")
+	rows, _ := db.pool.Query(ctx, `SELECT batch_id, codes, counts, parked_at FROM parked_hits ORDER BY parked_at LIMIT $1`, limit)
+	var out []backend.ParkedHits
+	var p backend.ParkedHits
+	var codes []string
+	var counts []int64
+	_, err := pgx.ForEachRow(rows, []any{&p.BatchID, &codes, &counts, &p.ParkedAt}, func() error {
+		if len(codes) != len(counts) {
+			return fmt.Errorf("parked batch %s: %d codes, %d counts", p.BatchID, len(codes), len(counts))
+		}
+		p.Hits = map[string]int64{}
+		for i, c := range codes {
+			p.Hits[c] += counts[i]
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, done(err)
+}
+
+func (db *DB) UnparkHits(ctx context.Context, batchID string) error {
+	ctx, done := db.begin(ctx, "unpark_hits")
+	_, err := db.pool.Exec(ctx, `DELETE FROM parked_hits WHERE batch_id = $1`, batchID)
+	return done(err)
+}
+
 func (db *DB) PruneHitChunks(ctx context.Context, before time.Time) error {
 	ctx, done := db.begin(ctx, "prune_hit_chunks")
 	_, err := db.pool.Exec(ctx, `DELETE FROM hit_chunks WHERE applied_at < $1`, before)

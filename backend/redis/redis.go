@@ -333,6 +333,15 @@ func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]in
 	return done(pushHits.Run(ctx, c.client, []string{link.HitsKey, link.HitsPushedKey}, args...).Err(), "")
 }
 
+func (c *Cache) HitsBatchPushed(ctx context.Context, batchID string) (bool, error) {
+	ctx, done := c.begin(Background(ctx), "hits_pushed")
+	err := c.client.ZScore(ctx, link.HitsPushedKey, batchID).Err()
+	if errors.Is(err, goredis.Nil) {
+		return false, done(nil, "miss")
+	}
+	return err == nil, done(err, "hit")
+}
+
 func (c *Cache) HoldFoldLease(ctx context.Context, owner string) (bool, error) {
 	ctx, done := c.begin(Background(ctx), "hold_lease")
 	n, err := holdLease.Run(ctx, c.client, []string{link.HitsLeaseKey}, owner, link.HitsLeaseTTL.Milliseconds()).Int()

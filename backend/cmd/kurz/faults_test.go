@@ -410,3 +410,60 @@ func mustExec(tb testing.TB, databaseURL, sql string, args ...any) {
 }
 
 func hashHex(normalizedURL string) string { return backend.HashHex(backend.HashURL(normalizedURL)) }
+
+// A backend stopping while Redis is out of reach writes its counts to
+// Postgres itself, but a batch whose push Redis applied (only its reply was
+// lost) is in Redis already: it is parked, and counted in Postgres only if a
+// running backend finds that Redis never added it. Counted once either way.
+func TestShutdownWithRedisAwayCountsAnAmbiguousPushOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		toRedis      time.Duration // how late what the stopping backend sends arrives
+		reachesRedis bool
+	}{
+		{"PushAppliedAnswerLost", 0, true},
+		{"PushNeverArrived", 3 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
+			db := pg.NewDatabase(t)
+			folder := MustStartBackend(t, db, rd.URL(), nil)
+			away := testenv.MustDelayProxy(t, rd.Addr())
+			stopping := MustStartBackend(t, db, "redis://"+away.Addr()+"/0", nil)
+			code := MustShorten(t, folder.URL, "https://example.com/ambiguous-push")
+			visit := func() {
+				if res := do(t, "GET", stopping.URL+"/"+code, "", ""); res.Status != http.StatusMovedPermanently {
+					t.Errorf("visit: %d %s", res.Status, res.Raw)
+				}
+			}
+			var wg sync.WaitGroup // concurrent visits leave the stopping backend's pool with open connections
+			for i := 0; i < 10; i++ {
+				wg.Add(1)
+				go func() { defer wg.Done(); visit() }()
+			}
+			wg.Wait()
+			mustAccessCount(t, db, code, 10)
+
+			away.Delay(tc.toRedis, 3*time.Second) // the answers come too late
+			for i := 0; i < 3; i++ {
+				visit()
+			}
+			if tc.reachesRedis {
+				testenv.Eventually(t, 10*time.Second, func() error { // a push Redis applied: folded by the other backend
+					if got := MustQueryInt(t, db, `SELECT access_count FROM url_mappings WHERE short_code = $1`, code); got <= 10 {
+						return fmt.Errorf("access_count = %d: no push reached Redis, the test proves nothing", got)
+					}
+					return nil
+				})
+			} else {
+				time.Sleep(time.Second) // pushes tried, none arrived
+			}
+			away.Close() // Redis is out of reach from the stopping backend
+			stopping.Stop(t)
+			mustAccessCount(t, db, code, 13)
+			if n := MustQueryInt(t, db, `SELECT count(*) FROM parked_hits`); n != 0 {
+				t.Errorf("%d parked batches left, want every one settled", n)
+			}
+		})
+	}
+}
