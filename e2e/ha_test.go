@@ -411,3 +411,50 @@ func mustReplicasOnline(tb testing.TB, s *stack.Stack) {
 		return nil
 	})
 }
+
+// A 7-character alias created while Sentinel fails the Redis master over is
+// never answered 404 by an edge: not at once after its create, not later,
+// through either Traefik.
+func TestNewAliasesDuringAFailoverAreNever404(t *testing.T) {
+	s := testenv.NewHAStack(t, map[string]string{"KURZ_HEALTHCHECK_INTERVAL": "1s"})
+	key := MustKey(t, s)
+	mustReplicasOnline(t, s)
+	created, notFound := 0, 0
+	var missed []string
+	check := func(alias string) {
+		for _, tr := range s.Traefiks {
+			if r := do(t, "GET", tr.URL()+"/"+alias, "", ""); r.Status == http.StatusNotFound {
+				notFound++
+				missed = append(missed, alias+" via "+tr.URL())
+			}
+		}
+	}
+	var aliases []string
+	oldMaster := s.Redis.Addr()
+	killed := time.Now()
+	s.Redis.Kill()
+	for i := 0; time.Since(killed) < 6*time.Second; i++ {
+		alias := fmt.Sprintf("fo%05d", i) // 7 characters: the edge answers unknown ones itself
+		res := testenv.Do(t, "POST", s.Traefiks[i%2].URL()+"/api/shorten", `{"url":"https://example.com/ha/alias/`+alias+`","alias":"`+alias+`"}`,
+			"Content-Type", "application/json", "Authorization", "Bearer "+key)
+		if res.Status != http.StatusCreated {
+			continue // refused during the failover: nothing was promised
+		}
+		created++
+		aliases = append(aliases, alias)
+		check(alias)
+	}
+	waitPromotion(t, s, oldMaster)
+	waitEdgeOnRedis(t, s)
+	time.Sleep(3 * time.Second) // the edges trust their view again
+	for _, alias := range aliases {
+		check(alias)
+	}
+	t.Logf("%d aliases created during the failover, each asked of both Traefiks at once and after it", created)
+	if created == 0 {
+		t.Fatal("no alias was created during the failover: the test proves nothing")
+	}
+	if notFound != 0 {
+		t.Errorf("%d answers were 404 for aliases whose create had answered 201: %v", notFound, missed)
+	}
+}
