@@ -124,9 +124,9 @@ type LinkStore interface {
 	// DeleteLink removes the link and stores the invalidation of its entries
 	// in the same transaction. With owner set, a link of another owner is ENOTFOUND.
 	DeleteLink(ctx context.Context, code string, owner *int64) (Invalidation, error)
-	// LinksToDomains returns the invalidations of the links whose target's
-	// host is one of domains or below one (an invalidation at each link's version).
-	LinksToDomains(ctx context.Context, domains []string) ([]Invalidation, error)
+	// BlockLinksTo gives the links whose target's host is one of domains or
+	// below one a new version and stores their invalidations, in one transaction.
+	BlockLinksTo(ctx context.Context, domains []string) ([]Invalidation, error)
 	// CreateReport stores a report.
 	CreateReport(ctx context.Context, r Report) (Report, error)
 	// ListReports returns the newest reports, of owner's links only unless owner is nil.

@@ -306,15 +306,13 @@ func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
 // cache, the edges' included; from then on they answer 410 (Resolve checks
 // the blocklist, and such links are never cached again).
 func (s *Shortener) EnforceBlocklist(ctx context.Context, domains []string) {
-	invs, err := s.store.LinksToDomains(ctx, domains)
+	invs, err := s.store.BlockLinksTo(ctx, domains)
 	if err != nil {
 		s.logger.Error("finding the links to newly blocked domains failed; they stay cached until their TTL", "err", err)
 		return
 	}
 	for _, inv := range invs {
-		if err := s.cache.Invalidate(ctx, inv); err != nil {
-			s.logger.Error("taking a blocked link out of the caches failed", "code", inv.Code, "err", err)
-		}
+		s.inval.Apply(ctx, inv) // stored: retried in the background if Redis does not take it now
 	}
 	s.logger.Info("links to newly blocked domains taken out of the caches", "domains", len(domains), "links", len(invs))
 }

@@ -227,19 +227,31 @@ func insertInvalidation(ctx context.Context, tx pgx.Tx, l backend.Link, version 
 	return inv, err
 }
 
-func (db *DB) LinksToDomains(ctx context.Context, domains []string) ([]backend.Invalidation, error) {
-	ctx, done := db.begin(ctx, "links_to_domains")
-	rows, _ := db.pool.Query(ctx, `
-		WITH h AS (
-			SELECT short_code, version, lower(substring(original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) AS host
-			FROM url_mappings
-		)
-		SELECT DISTINCT short_code, version FROM h, unnest($1::text[]) AS d(domain)
-		WHERE h.host = d.domain OR h.host LIKE '%.' || d.domain`, domains)
-	invs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Invalidation, error) {
-		var inv backend.Invalidation
-		err := r.Scan(&inv.Code, &inv.Version)
-		return inv, err
+// BlockLinksTo gives every link whose target's host is one of domains or
+// below one a new version and stores its invalidation, in one transaction:
+// a fill that read the link before is refused as older, however late it lands.
+func (db *DB) BlockLinksTo(ctx context.Context, domains []string) ([]backend.Invalidation, error) {
+	ctx, done := db.begin(ctx, "block_links")
+	var invs []backend.Invalidation
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+			UPDATE url_mappings m SET version = nextval('url_mappings_version_seq')
+			FROM unnest($1::text[]) AS d(domain)
+			WHERE (lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) = d.domain
+			   OR lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) LIKE '%.' || d.domain)
+			RETURNING `+linkColumns, domains)
+		links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Link, error) { return scanLink(r) })
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			inv, err := insertInvalidation(ctx, tx, l, l.Version)
+			if err != nil {
+				return err
+			}
+			invs = append(invs, inv)
+		}
+		return nil
 	})
 	return invs, done(err)
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +82,47 @@ func TestBlocklist(t *testing.T) {
 			t.Errorf("run with a missing blocklist = %v, want a refusal naming KURZ_BLOCKLIST", err)
 		}
 	})
+}
+
+// A fill that read Postgres before a domain was blocked and reaches Redis
+// after the block took the link out (a replica whose blocklist is not read
+// again yet) must not put the blocked link back.
+func TestSlowFillCannotUndoABlock(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
+	db := pg.NewDatabase(t)
+	dir := t.TempDir()
+	stale, fresh := filepath.Join(dir, "stale.txt"), filepath.Join(dir, "fresh.txt")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("# none yet\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := url.Parse(db)
+	slowPG := testenv.MustDelayProxy(t, u.Host)
+	u.Host = slowPG.Addr()
+	filler := MustStartBackend(t, u.String(), rd.URL(), map[string]string{"KURZ_POSTGRES_TIMEOUT": "3s", "KURZ_BLOCKLIST": stale})
+	blocker := MustStartBackend(t, db, rd.URL(), map[string]string{"KURZ_BLOCKLIST": fresh})
+	rc := MustRedisClient(t, rd)
+	code := MustShorten(t, blocker.URL, "https://soon-blocked.example/page")
+	warm := MustShorten(t, blocker.URL, "https://fine.example/page")
+	rc.Del(context.Background(), link.CodeKey(code), link.CodeKey(warm))
+	do(t, "GET", filler.URL+"/"+warm, "", "") // the filler's pooled connection, just used, is not pinged before the read below
+
+	slowPG.Delay(0, 800*time.Millisecond) // the filler's reads are done at once, their answers come 800 ms later
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // misses Redis, reads the link before the block, fills Redis after it
+		defer wg.Done()
+		do(t, "GET", filler.URL+"/"+code, "", "")
+	}()
+	time.Sleep(200 * time.Millisecond) // the blocker reads the file again within 250 ms: before the fill lands
+	if err := os.WriteFile(fresh, []byte("soon-blocked.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	slowPG.Delay(0, 0)
+	time.Sleep(time.Second)
+	if got, _ := rc.Get(context.Background(), link.CodeKey(code)).Result(); got != "" {
+		t.Fatalf("code:%s = %q after its domain was blocked: the slow fill brought it back for the edges", code, got)
+	}
 }
