@@ -48,6 +48,7 @@ type VisitEntry struct {
 // cursor moves to ("" when there was nothing to fold).
 type VisitFold struct {
 	Last      string
+	Epoch     string // of the stream Last is in
 	Entries   int
 	Visits    int64
 	Malformed int64
@@ -64,13 +65,21 @@ type VisitStream interface {
 	TrimVisits(ctx context.Context, through string) error
 	// DroppedVisits is how many visits a full stream refused.
 	DroppedVisits(ctx context.Context) (int64, error)
+	// VisitsEpoch is the current stream's epoch, made if it is missing.
+	VisitsEpoch(ctx context.Context) (string, error)
+}
+
+// VisitCursor is where folding stands: the last stream entry folded and the
+// epoch of the stream it was in ("" before one was known).
+type VisitCursor struct {
+	Last, Epoch string
 }
 
 // VisitStore is the Postgres side of analytics.
 type VisitStore interface {
 	// FoldVisits locks the cursor, calls fold with it and, if fold moved it,
 	// stores the roll-ups and the new cursor in the same transaction.
-	FoldVisits(ctx context.Context, fold func(cursor string) (VisitFold, error)) (VisitFold, error)
+	FoldVisits(ctx context.Context, fold func(cursor VisitCursor) (VisitFold, error)) (VisitFold, error)
 	// VisitStats sums the roll-ups of code in [from, to).
 	VisitStats(ctx context.Context, code string, from, to time.Time, interval time.Duration) (Stats, error)
 	// PruneVisitStats deletes the roll-ups of hours before before.

@@ -78,7 +78,15 @@ func (f *VisitFolder) Prune(ctx context.Context, now time.Time) {
 
 // Fold folds the entries after the cursor, then deletes them from the stream.
 func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
-	fold, err := f.store.FoldVisits(ctx, func(cursor string) (VisitFold, error) {
+	fold, err := f.store.FoldVisits(ctx, func(c VisitCursor) (VisitFold, error) {
+		epoch, err := f.stream.VisitsEpoch(ctx)
+		if err != nil {
+			return VisitFold{}, err
+		}
+		cursor := c.Last
+		if c.Epoch != "" && c.Epoch != epoch { // a new stream: its ids say nothing of the old one's
+			cursor = "0-0"
+		}
 		entries, err := f.stream.ReadVisits(ctx, cursor, f.Entries)
 		if err != nil || len(entries) == 0 {
 			return VisitFold{}, err
@@ -87,7 +95,9 @@ func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
 		if err != nil {
 			return VisitFold{}, err
 		}
-		return f.rollup(entries, created), nil
+		fold := f.rollup(entries, created)
+		fold.Epoch = epoch
+		return fold, nil
 	})
 	if err != nil || fold.Last == "" {
 		return fold, err

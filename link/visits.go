@@ -16,10 +16,13 @@ import (
 //	                          pushed batch; backends delete what they folded.
 //	visits:pushed     zset    the ids of the batches added, as hits:pushed.
 //	visits:dropped    string  visits refused because the stream was full.
+//	visits:epoch      string  a random id a backend sets when it is missing: a
+//	                          new one means the stream was lost and begun again.
 const (
 	VisitsKey        = "visits"
 	VisitsPushedKey  = "visits:pushed"
 	VisitsDroppedKey = "visits:dropped"
+	VisitsEpochKey   = "visits:epoch"
 	// MaxVisitsPerPush bounds the visits of one stream entry.
 	MaxVisitsPerPush = 1000
 	// VisitsStreamCap bounds the stream's entries: with backends down, Redis

@@ -12,12 +12,12 @@ import (
 // FoldVisits locks the visits cursor, asks fold what to add after it, and
 // adds the roll-ups and moves the cursor in the same transaction: a fold that
 // dies before its commit adds nothing, and the next one reads the same entries.
-func (db *DB) FoldVisits(ctx context.Context, fold func(cursor string) (backend.VisitFold, error)) (backend.VisitFold, error) {
+func (db *DB) FoldVisits(ctx context.Context, fold func(cursor backend.VisitCursor) (backend.VisitFold, error)) (backend.VisitFold, error) {
 	ctx, done := db.begin(ctx, "fold_visits")
 	var out backend.VisitFold
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var cursor string
-		if err := tx.QueryRow(ctx, `SELECT last_id FROM visit_cursor WHERE id = 1 FOR UPDATE`).Scan(&cursor); err != nil {
+		var cursor backend.VisitCursor
+		if err := tx.QueryRow(ctx, `SELECT last_id, epoch FROM visit_cursor WHERE id = 1 FOR UPDATE`).Scan(&cursor.Last, &cursor.Epoch); err != nil {
 			return err
 		}
 		f, err := fold(cursor)
@@ -38,8 +38,8 @@ func (db *DB) FoldVisits(ctx context.Context, fold func(cursor string) (backend.
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE visit_cursor SET last_id = $1, entries = entries + $2, visits = visits + $3, malformed = malformed + $4
-			WHERE id = 1`, f.Last, f.Entries, f.Visits, f.Malformed); err != nil {
+			UPDATE visit_cursor SET last_id = $1, entries = entries + $2, visits = visits + $3, malformed = malformed + $4, epoch = $5
+			WHERE id = 1`, f.Last, f.Entries, f.Visits, f.Malformed, f.Epoch); err != nil {
 			return err
 		}
 		out = f

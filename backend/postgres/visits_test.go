@@ -18,13 +18,13 @@ func TestFoldVisits(t *testing.T) {
 	}
 	hour := time.Now().UTC().Truncate(time.Hour)
 	old := hour.Add(-100 * 24 * time.Hour)
-	fold := func(last string, rollups ...backend.VisitRollup) func(string) (backend.VisitFold, error) {
-		return func(string) (backend.VisitFold, error) {
+	fold := func(last string, rollups ...backend.VisitRollup) func(backend.VisitCursor) (backend.VisitFold, error) {
+		return func(backend.VisitCursor) (backend.VisitFold, error) {
 			return backend.VisitFold{Last: last, Entries: 1, Visits: 1, Rollups: rollups}, nil
 		}
 	}
 	t.Run("OK", func(t *testing.T) {
-		for _, f := range []func(string) (backend.VisitFold, error){
+		for _, f := range []func(backend.VisitCursor) (backend.VisitFold, error){
 			fold("1-0", backend.VisitRollup{Code: "abcdefg", Hour: hour, Dim: backend.DimKind, Value: "human", Visits: 2}),
 			fold("2-0", backend.VisitRollup{Code: "abcdefg", Hour: hour, Dim: backend.DimKind, Value: "human", Visits: 3},
 				backend.VisitRollup{Code: "abcdefg", Hour: old, Dim: backend.DimKind, Value: "bot", Visits: 1}),
@@ -40,14 +40,17 @@ func TestFoldVisits(t *testing.T) {
 	})
 	t.Run("ErrFoldFailsMovesNothing", func(t *testing.T) {
 		var cursor string
-		_, err := db.FoldVisits(ctx, func(c string) (backend.VisitFold, error) {
-			cursor = c
+		_, err := db.FoldVisits(ctx, func(c backend.VisitCursor) (backend.VisitFold, error) {
+			cursor = c.Last
 			return backend.VisitFold{}, errors.New("redis went away")
 		})
 		if err == nil || cursor != "2-0" {
 			t.Fatalf("fold = %v with cursor %q, want the error and the cursor 2-0", err, cursor)
 		}
-		if _, err := db.FoldVisits(ctx, func(c string) (backend.VisitFold, error) { cursor = c; return backend.VisitFold{}, nil }); err != nil || cursor != "2-0" {
+		if _, err := db.FoldVisits(ctx, func(c backend.VisitCursor) (backend.VisitFold, error) {
+			cursor = c.Last
+			return backend.VisitFold{}, nil
+		}); err != nil || cursor != "2-0" {
 			t.Errorf("after a failed fold the cursor is %q (%v), want 2-0", cursor, err)
 		}
 	})

@@ -40,6 +40,20 @@ func (c *Cache) ReadVisits(ctx context.Context, after string, count int) ([]back
 	return entries, done(nil, "")
 }
 
+// visitsEpoch returns visits:epoch, set to ARGV[1] when missing or not a string.
+var visitsEpoch = goredis.NewScript(`
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'string' then return redis.call('GET', KEYS[1]) end
+if t ~= 'none' then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`)
+
+func (c *Cache) VisitsEpoch(ctx context.Context) (string, error) {
+	ctx, done := c.begin(Background(ctx), "visits_epoch")
+	epoch, err := visitsEpoch.Run(ctx, c.client, []string{link.VisitsEpochKey}, newID()).Text()
+	return epoch, done(err, "")
+}
+
 func (c *Cache) TrimVisits(ctx context.Context, through string) error {
 	ms, seq, ok := strings.Cut(through, "-")
 	s, err := strconv.ParseUint(seq, 10, 64)
