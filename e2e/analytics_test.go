@@ -255,17 +255,7 @@ func TestVisitAnalyticsThroughTraefik(t *testing.T) {
 		if bars := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#series rect').length`)); bars != 2*8 {
 			t.Errorf("the series draws %d bars, want 16 (people and bots for 8 days)", bars)
 		}
-		saveScreenshot(t, "stats-desktop.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-			t.Fatal(err)
-		}
-		if wide := mustRun(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
-			t.Error("the stats page scrolls sideways at phone width")
-		}
-		saveScreenshot(t, "stats-phone.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
-		if v := mustRun(t, ctx, chromedp.Evaluate[[]string](`window.cspViolations`)); len(v) != 0 {
-			t.Errorf("Content-Security-Policy violations: %v", v)
-		}
+		mustFitAPhone(t, ctx, "stats")
 	})
 	t.Run("NothingIdentifyingStored", func(t *testing.T) {
 		n := queryInt(t, s, `SELECT count(*) FROM visit_stats WHERE value LIKE '%8.8.8.8%' OR value LIKE '%Mozilla%' OR value LIKE '%item?id%'`)

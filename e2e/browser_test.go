@@ -140,6 +140,24 @@ var watchCSP = chromedp.Action[chromedp.Void](func(ctx context.Context, t *chrom
 	return chromedp.Void{}, err
 })
 
+// mustFitAPhone screenshots the page as it is and at phone width (name-desktop.png,
+// name-phone.png), where it must not scroll sideways, and wants no CSP
+// violation since watchCSP.
+func mustFitAPhone(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	saveScreenshot(tb, name+"-desktop.png", mustRun(tb, ctx, chromedp.FullScreenshot(100)))
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		tb.Fatal(err)
+	}
+	if wide := mustRun(tb, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
+		tb.Errorf("the %s page scrolls sideways at phone width", name)
+	}
+	saveScreenshot(tb, name+"-phone.png", mustRun(tb, ctx, chromedp.FullScreenshot(100)))
+	if v := mustRun(tb, ctx, chromedp.Evaluate[[]string](`window.cspViolations`)); len(v) != 0 {
+		tb.Errorf("Content-Security-Policy violations: %v", v)
+	}
+}
+
 func mustRun[T any](tb testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 	tb.Helper()
 	v, err := chromedp.Run(ctx, a)

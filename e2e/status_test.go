@@ -79,16 +79,6 @@ func TestStatusPage(t *testing.T) {
 		if !strings.Contains(row, "closed") || !strings.Contains(row, "answered") {
 			t.Errorf("the edge's row reads %q, want its breaker closed and its answers", row)
 		}
-		saveScreenshot(t, "status-desktop.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-			t.Fatal(err)
-		}
-		if wide := mustRun(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
-			t.Error("the status page scrolls sideways at phone width")
-		}
-		saveScreenshot(t, "status-phone.png", mustRun(t, ctx, chromedp.FullScreenshot(100)))
-		if v := mustRun(t, ctx, chromedp.Evaluate[[]string](`window.cspViolations`)); len(v) != 0 {
-			t.Errorf("Content-Security-Policy violations: %v", v)
-		}
+		mustFitAPhone(t, ctx, "status")
 	})
 }

@@ -31,6 +31,21 @@ func mustStartSentinel(tb testing.TB, master *testRedis) *testRedis {
 	return s
 }
 
+// mustStartSentinelSetup starts a master holding code → target, its replica
+// and a Sentinel, and waits until the replica has it and the Sentinel knows it.
+func mustStartSentinelSetup(tb testing.TB, code, target string) (master, replica, sentinel *testRedis) {
+	tb.Helper()
+	master = mustStartRedis(tb)
+	host, port, _ := strings.Cut(master.addr, ":")
+	replica = mustStartRedis(tb, "--replicaof", host, port)
+	sentinel = mustStartSentinel(tb, master)
+	mustDo(tb, master.addr, "SET", "code:"+code, target)
+	waitFor(tb, 10*time.Second, "replica in sync and known to the sentinel", func() bool {
+		return tryDo(replica.addr, "GET", "code:"+code).val != "" && strings.Contains(tryDo(sentinel.addr, "INFO", "sentinel").val, "slaves=1")
+	})
+	return master, replica, sentinel
+}
+
 // waitFor polls check until it is true or the timeout ends.
 func waitFor(tb testing.TB, timeout time.Duration, what string, check func() bool) time.Duration {
 	tb.Helper()
@@ -59,14 +74,7 @@ func tryDo(addr string, args ...string) *call {
 // The edge finds the master through Sentinel, follows a failover without a
 // restart, and counts on the new master.
 func TestSentinelFailover(t *testing.T) {
-	master := mustStartRedis(t)
-	host, port, _ := strings.Cut(master.addr, ":")
-	replica := mustStartRedis(t, "--replicaof", host, port)
-	sentinel := mustStartSentinel(t, master)
-	mustDo(t, master.addr, "SET", "code:tSen001", "https://example.com/sentinel")
-	waitFor(t, 10*time.Second, "replica in sync and known to the sentinel", func() bool {
-		return tryDo(replica.addr, "GET", "code:tSen001").val != "" && strings.Contains(tryDo(sentinel.addr, "INFO", "sentinel").val, "slaves=1")
-	})
+	master, replica, sentinel := mustStartSentinelSetup(t, "tSen001", "https://example.com/sentinel")
 
 	cfg := testConfig("", "41s")
 	cfg.SentinelAddresses = []string{sentinel.addr}
@@ -96,14 +104,7 @@ func TestSentinelFailover(t *testing.T) {
 // must follow the data connection to the new master, or changes made there
 // are served stale until the hot cache's TTL.
 func TestSubscriptionFollowsAFrozenMastersFailover(t *testing.T) {
-	master := mustStartRedis(t)
-	host, port, _ := strings.Cut(master.addr, ":")
-	replica := mustStartRedis(t, "--replicaof", host, port)
-	sentinel := mustStartSentinel(t, master)
-	mustDo(t, master.addr, "SET", "code:tFrz001", "https://example.com/before")
-	waitFor(t, 10*time.Second, "replica in sync and known to the sentinel", func() bool {
-		return tryDo(replica.addr, "GET", "code:tFrz001").val != "" && strings.Contains(tryDo(sentinel.addr, "INFO", "sentinel").val, "slaves=1")
-	})
+	master, replica, sentinel := mustStartSentinelSetup(t, "tFrz001", "https://example.com/before")
 	cfg := testConfig("", "1h") // nothing but an invalidation ends the hot entry
 	cfg.SentinelAddresses = []string{sentinel.addr}
 	cfg.MasterName = "kurz"
