@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kurzlink/kurz/internal/testenv"
 	"github.com/kurzlink/kurz/plugin"
 )
 
@@ -30,21 +31,7 @@ func TestConfigurationReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("OKEdgeOptionsAreGenerated", func(t *testing.T) {
-		before, rest, ok := strings.Cut(string(doc), edgeBegin)
-		_, after, ok2 := strings.Cut(rest, edgeEnd)
-		if !ok || !ok2 {
-			t.Fatalf("%s lacks the markers %q and %q", path, edgeBegin, edgeEnd)
-		}
-		want := before + edgeBegin + edgeTable(t) + edgeEnd + after
-		if *update {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if string(doc) != want {
-			t.Errorf("%s is not what plugin.Config says: run make docs", path)
-		}
+		testenv.MustMatchSection(t, path, edgeBegin, edgeEnd, edgeTable(t), *update)
 	})
 	t.Run("OKEveryVariableIsDocumented", func(t *testing.T) {
 		for _, file := range []string{"traefik/dynamic/kurz.yml", "traefik/native/backend.yml", "cmd/kurz-stack/main.go", "docker-compose.yml", "docker-compose.https.yml"} {

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kurzlink/kurz/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/configuration.md's generated part")
@@ -57,27 +58,9 @@ func TestSettings(t *testing.T) {
 		}
 	})
 	t.Run("OKDocsAreGenerated", func(t *testing.T) {
-		doc, err := os.ReadFile(docsConfiguration)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before, rest, ok := strings.Cut(string(doc), settingsBegin)
-		_, after, ok2 := strings.Cut(rest, settingsEnd)
-		if !ok || !ok2 {
-			t.Fatalf("%s lacks the markers %q and %q", docsConfiguration, settingsBegin, settingsEnd)
-		}
 		var table bytes.Buffer
 		writeSettingsMarkdown(&table)
-		want := before + settingsBegin + table.String() + settingsEnd + after
-		if *update {
-			if err := os.WriteFile(docsConfiguration, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if string(doc) != want {
-			t.Errorf("%s is not what settings.go says: run make docs", docsConfiguration)
-		}
+		testenv.MustMatchSection(t, docsConfiguration, settingsBegin, settingsEnd, table.String(), *update)
 	})
 }
 
