@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kurz runs and tests against, when missing:
 # Redis and PostgreSQL servers, wrk (benchmarks), pgbench (in postgresql-contrib),
-# Node.js and npm (to build Traefik's dashboard); for the tests Chromium and
-# Prometheus (promtool).
+# Node.js and npm (to build Traefik's dashboard); for the tests Chromium,
+# Prometheus (promtool) and the network tools of the partition tests.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -11,6 +11,12 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v npm >/dev/null || need+=(nodejs npm) # Traefik's dashboard is built from its source
 if [ "${KURZ_BROWSER_TESTS:-}" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
+fi
+# The partition tests' network namespaces and packet filters (e2e/partition).
+if [ "${KURZ_BROWSER_TESTS:-}" = 1 ]; then
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v iptables >/dev/null || need+=(iptables)
+  command -v nsenter >/dev/null && command -v setpriv >/dev/null || need+=(util-linux)
 fi
 # Prometheus and promtool: the tests of the shipped rules and of make run's KURZ_PROMETHEUS=true.
 if [ "${KURZ_BROWSER_TESTS:-}" = 1 ] || [ "${KURZ_PROMETHEUS:-}" = true ]; then

@@ -11,6 +11,7 @@ import (
 
 // Backend is one backend replica.
 type Backend struct {
+	Place
 	Bin         string
 	Port        int
 	MetricsPort int
@@ -20,20 +21,20 @@ type Backend struct {
 }
 
 // URL is the replica's base URL.
-func (b *Backend) URL() string { return "http://127.0.0.1:" + strconv.Itoa(b.Port) }
+func (b *Backend) URL() string { return "http://" + b.host() + ":" + strconv.Itoa(b.Port) }
 
 // Start starts the replica and waits until /health answers 200.
 func (b *Backend) Start() error {
 	env := append([]string{
-		"KURZ_LISTEN_ADDR=127.0.0.1:" + strconv.Itoa(b.Port),
-		"KURZ_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(b.MetricsPort),
+		"KURZ_LISTEN_ADDR=" + b.host() + ":" + strconv.Itoa(b.Port),
+		"KURZ_METRICS_ADDR=" + b.host() + ":" + strconv.Itoa(b.MetricsPort),
 	}, b.Env...)
-	p, err := StartProcess(b.Bin, nil, b.LogFile, ProcessOptions{Env: env})
+	p, err := StartProcess(b.Bin, nil, b.LogFile, ProcessOptions{Env: env, Prefix: b.Prefix})
 	if err != nil {
 		return err
 	}
 	b.proc = p
-	if err := WaitHTTP(b.URL()+"/health", 60*time.Second, p); err != nil {
+	if err := waitHTTP(b.httpClient(time.Second), b.URL()+"/health", 60*time.Second, p); err != nil {
 		return fmt.Errorf("backend on port %d: %w\n%s", b.Port, err, p.Tail())
 	}
 	return nil
@@ -50,7 +51,10 @@ func (b *Backend) Pid() int { return b.proc.Pid() }
 
 // WaitHTTP waits until url answers 200, or p exits.
 func WaitHTTP(url string, timeout time.Duration, p *Process) error {
-	client := &http.Client{Timeout: time.Second}
+	return waitHTTP(&http.Client{Timeout: time.Second}, url, timeout, p)
+}
+
+func waitHTTP(client *http.Client, url string, timeout time.Duration, p *Process) error {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {

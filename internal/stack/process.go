@@ -4,11 +4,13 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -24,10 +26,18 @@ func FreePort() (int, error) {
 }
 
 // WaitTCP waits until addr accepts connections.
-func WaitTCP(addr string, timeout time.Duration) error {
+func WaitTCP(addr string, timeout time.Duration) error { return waitTCP(nil, addr, timeout) }
+
+// waitTCP is WaitTCP connecting with dial (net.Dialer when nil).
+func waitTCP(dial DialFunc, addr string, timeout time.Duration) error {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		c, err := dial(ctx, "tcp", addr)
+		cancel()
 		if err == nil {
 			c.Close()
 			return nil
@@ -51,6 +61,9 @@ type ProcessOptions struct {
 	Dir  string              // working directory
 	Env  []string            // added to the environment
 	Cred *syscall.Credential // run as this user (PostgreSQL refuses root)
+	// Prefix is a command that runs the program elsewhere (another network
+	// namespace: Place.Prefix); it must exec the program, not fork it.
+	Prefix []string
 }
 
 // StartProcess runs name with args, output appended to logFile; it dies with its parent.
@@ -61,6 +74,16 @@ func StartProcess(name string, args []string, logFile string, o ProcessOptions) 
 	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.Prefix) > 0 {
+		prefix := o.Prefix
+		if o.Cred != nil { // the prefix needs root; the program drops to the user after it
+			prefix = append(append([]string(nil), prefix...), "setpriv",
+				"--reuid="+strconv.Itoa(int(o.Cred.Uid)), "--regid="+strconv.Itoa(int(o.Cred.Gid)), "--clear-groups")
+			o.Cred = nil
+		}
+		args = append(append(append([]string(nil), prefix[1:]...), name), args...)
+		name = prefix[0]
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = out, out

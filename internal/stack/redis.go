@@ -11,16 +11,18 @@ import (
 // Redis is a redis-server on a loopback port with its files in Dir. It
 // evicts only keys with a TTL (caches), never the pending counts.
 type Redis struct {
+	Place
 	Port      int
 	Dir       string
-	Persist   bool   // append-only file, for `make run`
-	MaxMemory string // e.g. "256mb"; evicts volatile-lru beyond it
-	ReplicaOf *Redis // start as its replica
+	Persist   bool     // append-only file, for `make run`
+	MaxMemory string   // e.g. "256mb"; evicts volatile-lru beyond it
+	ReplicaOf *Redis   // start as its replica
+	Extra     []string // more redis-server options, e.g. "--min-replicas-to-write", "1"
 	proc      *Process
 }
 
 // Addr is host:port of the server.
-func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
+func (r *Redis) Addr() string { return r.host() + ":" + strconv.Itoa(r.Port) }
 
 // URL is the redis:// URL of database 0.
 func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
@@ -39,17 +41,21 @@ func (r *Redis) Start() error {
 	if r.Persist {
 		aof = "yes"
 	}
-	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof,
+	args := []string{"--port", strconv.Itoa(r.Port), "--bind", r.host(), "--save", "", "--appendonly", aof,
 		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "volatile-lru", "--enable-debug-command", "local"}
 	if r.ReplicaOf != nil {
-		args = append(args, "--replicaof", "127.0.0.1", strconv.Itoa(r.ReplicaOf.Port))
+		args = append(args, "--replicaof", r.ReplicaOf.host(), strconv.Itoa(r.ReplicaOf.Port))
 	}
-	p, err := StartProcess(bin, args, filepath.Join(r.Dir, "redis.log"), ProcessOptions{})
+	if r.Host != "" { // a test's own network: nothing but its hosts can reach it
+		args = append(args, "--protected-mode", "no")
+	}
+	args = append(args, r.Extra...)
+	p, err := StartProcess(bin, args, filepath.Join(r.Dir, "redis.log"), ProcessOptions{Prefix: r.Prefix})
 	if err != nil {
 		return err
 	}
 	r.proc = p
-	if err := WaitTCP(r.Addr(), 10*time.Second); err != nil {
+	if err := waitTCP(r.Dial, r.Addr(), 10*time.Second); err != nil {
 		return fmt.Errorf("%w\n%s", err, p.Tail())
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config says where the stack lives and which ports it takes.
@@ -33,6 +34,11 @@ type Config struct {
 	// PrometheusPort, when set, starts Prometheus there, scraping the
 	// backends (and Traefik, with its metrics on) with deploy/prometheus's rules.
 	PrometheusPort int
+	// Network, when set, runs each part on a host of its own (the partition
+	// tests); Redis and Postgres settings below apply to every server.
+	Network Network
+	// RedisOptions are more redis-server options for the Redis servers (not the Sentinels).
+	RedisOptions []string
 }
 
 // HAConfig adds what high availability needs: Redis replicas watched by
@@ -42,7 +48,8 @@ type HAConfig struct {
 	SentinelPorts       []int // quorum: a majority of them
 	MasterName          string
 	PostgresReplicaPort int
-	HTTPPort2, APIPort2 int // the second Traefik
+	PostgresApplyDelay  time.Duration // a lagging Postgres replica (recovery_min_apply_delay)
+	HTTPPort2, APIPort2 int           // the second Traefik
 }
 
 // Stack is the running system.
@@ -80,10 +87,19 @@ func (s *Stack) start() error {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return err
 	}
-	s.Redis = &Redis{Port: cfg.RedisPort, Dir: filepath.Join(cfg.StateDir, "redis"), Persist: cfg.Durable}
-	s.Postgres = &Postgres{Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
+	places := map[string]Place{}
+	for _, name := range []string{"redis", "postgres", "traefik"} {
+		p, err := s.place(name)
+		if err != nil {
+			return err
+		}
+		places[name] = p
+	}
+	s.Redis = &Redis{Place: places["redis"], Port: cfg.RedisPort, Dir: filepath.Join(cfg.StateDir, "redis"), Persist: cfg.Durable, Extra: cfg.RedisOptions}
+	s.Postgres = &Postgres{Place: places["postgres"], Port: cfg.PostgresPort, Dir: filepath.Join(cfg.StateDir, "postgres"), Durable: cfg.Durable}
 	s.Traefik = &Traefik{
-		Bin: cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
+		Place: places["traefik"],
+		Bin:   cfg.TraefikBin, Root: cfg.Root, Dir: filepath.Join(cfg.StateDir, "traefik"),
 		Bind: cfg.Bind, HTTPPort: cfg.HTTPPort, APIPort: cfg.APIPort, ExtraFiles: cfg.ExtraTraefik, AccessLogMode: cfg.AccessLog, Metrics: cfg.Metrics,
 		TrustedIPs: splitList(cfg.Env["KURZ_TRUSTED_PROXIES"]), Debug: cfg.TraefikDebug,
 	}
@@ -112,7 +128,7 @@ func (s *Stack) start() error {
 	env := []string{
 		"DATABASE_URL=" + s.Postgres.URL("kurz"),
 		"REDIS_URL=" + s.Redis.URL(),
-		"KURZ_PUBLIC_URL=http://127.0.0.1:" + strconv.Itoa(cfg.HTTPPort),
+		"KURZ_PUBLIC_URL=" + s.Traefik.URL(),
 		"KURZ_CODE_SECRET=" + secret,
 	}
 	settings := append([]string{"KURZ_REDIS_ADDR=" + s.Redis.Addr()}, ha.settings...)
@@ -127,7 +143,11 @@ func (s *Stack) start() error {
 		if i < len(cfg.MetricsPorts) {
 			metrics = cfg.MetricsPorts[i]
 		}
-		b := &Backend{Bin: cfg.BackendBin, Port: port, MetricsPort: metrics, Env: env,
+		place, err := s.place("backend-" + strconv.Itoa(i+1))
+		if err != nil {
+			return err
+		}
+		b := &Backend{Place: place, Bin: cfg.BackendBin, Port: port, MetricsPort: metrics, Env: env,
 			LogFile: logPath(cfg.StateDir, "backend-"+strconv.Itoa(i+1))}
 		s.Backends = append(s.Backends, b)
 		urls = append(urls, b.URL())
@@ -174,7 +194,11 @@ func (s *Stack) startHA() (haSettings, error) {
 		return haSettings{}, nil
 	}
 	for i, port := range ha.RedisReplicaPorts {
-		r := &Redis{Port: port, Dir: filepath.Join(s.StateDir, "redis-"+strconv.Itoa(i+2)), Persist: s.Durable, ReplicaOf: s.Redis}
+		place, err := s.place("redis-" + strconv.Itoa(i+2))
+		if err != nil {
+			return haSettings{}, err
+		}
+		r := &Redis{Place: place, Port: port, Dir: filepath.Join(s.StateDir, "redis-"+strconv.Itoa(i+2)), Persist: s.Durable, ReplicaOf: s.Redis, Extra: s.RedisOptions}
 		s.RedisReplicas = append(s.RedisReplicas, r)
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 			return haSettings{}, err
@@ -185,7 +209,11 @@ func (s *Stack) startHA() (haSettings, error) {
 	}
 	var sentinels []string
 	for i, port := range ha.SentinelPorts {
-		sn := &Sentinel{Port: port, Dir: filepath.Join(s.StateDir, "sentinel-"+strconv.Itoa(i+1)), Master: s.Redis,
+		place, err := s.place("sentinel-" + strconv.Itoa(i+1))
+		if err != nil {
+			return haSettings{}, err
+		}
+		sn := &Sentinel{Place: place, Port: port, Dir: filepath.Join(s.StateDir, "sentinel-"+strconv.Itoa(i+1)), Master: s.Redis,
 			MasterName: ha.MasterName, Quorum: len(ha.SentinelPorts)/2 + 1}
 		s.Sentinels = append(s.Sentinels, sn)
 		if err := sn.Start(); err != nil {
@@ -193,12 +221,22 @@ func (s *Stack) startHA() (haSettings, error) {
 		}
 		sentinels = append(sentinels, sn.Addr())
 	}
-	s.PostgresReplica = &Postgres{Port: ha.PostgresReplicaPort, Dir: filepath.Join(s.StateDir, "postgres-replica"), Durable: s.Durable, Primary: s.Postgres}
+	place, err := s.place("postgres-replica")
+	if err != nil {
+		return haSettings{}, err
+	}
+	s.PostgresReplica = &Postgres{Place: place, Port: ha.PostgresReplicaPort, Dir: filepath.Join(s.StateDir, "postgres-replica"), Durable: s.Durable,
+		Primary: s.Postgres, ApplyDelay: ha.PostgresApplyDelay}
+	place, err = s.place("traefik-2")
+	if err != nil {
+		return haSettings{}, err
+	}
 	if err := s.PostgresReplica.Start(); err != nil {
 		return haSettings{}, fmt.Errorf("postgres replica: %w", err)
 	}
 	s.Traefiks = append(s.Traefiks, &Traefik{
-		Bin: s.TraefikBin, Root: s.Root, Dir: filepath.Join(s.StateDir, "traefik-2"),
+		Place: place,
+		Bin:   s.TraefikBin, Root: s.Root, Dir: filepath.Join(s.StateDir, "traefik-2"),
 		Bind: s.Bind, HTTPPort: ha.HTTPPort2, APIPort: ha.APIPort2, ExtraFiles: s.ExtraTraefik, AccessLogMode: s.AccessLog, Metrics: s.Metrics,
 		TrustedIPs: splitList(s.Env["KURZ_TRUSTED_PROXIES"]),
 	})

@@ -14,6 +14,7 @@ import (
 // Traefik runs the pinned Traefik with kurz's configuration and the edge
 // plugin as a local plugin (Dir/plugins-local/src/<module> → the repository).
 type Traefik struct {
+	Place
 	Bin         string
 	Root        string // repository root
 	Dir         string // working directory: config, plugins-local, logs
@@ -38,8 +39,8 @@ type Traefik struct {
 }
 
 // URL is the public entrypoint; APIURL the localhost-only API, ping and metrics.
-func (t *Traefik) URL() string    { return "http://127.0.0.1:" + strconv.Itoa(t.HTTPPort) }
-func (t *Traefik) APIURL() string { return "http://127.0.0.1:" + strconv.Itoa(t.APIPort) }
+func (t *Traefik) URL() string    { return "http://" + t.host() + ":" + strconv.Itoa(t.HTTPPort) }
+func (t *Traefik) APIURL() string { return "http://" + t.host() + ":" + strconv.Itoa(t.APIPort) }
 
 // AccessLogFile is the file of Traefik's JSON access log, if it keeps one.
 func (t *Traefik) AccessLogFile() string { return filepath.Join(t.Dir, "access.log") }
@@ -51,19 +52,20 @@ func (t *Traefik) Start() error {
 	}
 	env := append([]string{"KURZ_BACKEND_URLS=" + strings.Join(t.BackendURLs, ",")}, t.Env...)
 	args := []string{"--configFile=" + filepath.Join(t.Dir, "traefik.yml")}
-	p, err := StartProcess(t.Bin, args, filepath.Join(t.Dir, "traefik.log"), ProcessOptions{Dir: t.Dir, Env: env})
+	p, err := StartProcess(t.Bin, args, filepath.Join(t.Dir, "traefik.log"), ProcessOptions{Dir: t.Dir, Env: env, Prefix: t.Prefix})
 	if err != nil {
 		return err
 	}
 	t.proc = p
-	if err := WaitHTTP(t.APIURL()+"/ping", 60*time.Second, p); err != nil {
+	client := t.httpClient(time.Second)
+	if err := waitHTTP(client, t.APIURL()+"/ping", 60*time.Second, p); err != nil {
 		return fmt.Errorf("traefik: %w\n%s", err, p.Tail())
 	}
 	if t.NoPlugin {
 		return nil
 	}
 	// Routers appear once the file provider and the plugin are loaded.
-	if err := WaitHTTP(t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
+	if err := waitHTTP(client, t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
 		return fmt.Errorf("traefik did not load kurz's routers: %w\n%s", err, p.Tail())
 	}
 	return nil
@@ -106,10 +108,10 @@ func (t *Traefik) layout() error {
 	defer out.Close()
 	bind := t.Bind
 	if bind == "" {
-		bind = "127.0.0.1"
+		bind = t.host()
 	}
 	return tmpl.Execute(out, map[string]any{
-		"Bind": bind, "HTTPPort": t.HTTPPort, "APIPort": t.APIPort,
+		"Bind": bind, "HTTPPort": t.HTTPPort, "APIBind": t.host(), "APIPort": t.APIPort,
 		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Metrics": t.Metrics, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
 		"TrustedIPs": t.TrustedIPs,
 	})

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -15,6 +16,7 @@ import (
 type DelayProxy struct {
 	ln       net.Listener
 	target   string
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	toServer atomic.Int64 // delay of client → server bytes, in ns
 	toClient atomic.Int64 // delay of server → client bytes, in ns
 	mu       sync.Mutex
@@ -28,7 +30,14 @@ func MustDelayProxy(tb testing.TB, target string) *DelayProxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &DelayProxy{ln: ln, target: target}
+	return MustDelayProxyOn(tb, ln, (&net.Dialer{}).DialContext, target)
+}
+
+// MustDelayProxyOn is MustDelayProxy accepting on ln and reaching target
+// with dial: a proxy on a host of a test's own network (netsplit).
+func MustDelayProxyOn(tb testing.TB, ln net.Listener, dial func(ctx context.Context, network, addr string) (net.Conn, error), target string) *DelayProxy {
+	tb.Helper()
+	p := &DelayProxy{ln: ln, target: target, dial: dial}
 	go p.accept()
 	tb.Cleanup(p.Close)
 	return p
@@ -59,7 +68,7 @@ func (p *DelayProxy) accept() {
 		if err != nil {
 			return
 		}
-		server, err := net.Dial("tcp", p.target)
+		server, err := p.dial(context.Background(), "tcp", p.target)
 		if err != nil {
 			client.Close()
 			continue

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kurzlink/kurz/internal/netsplit"
 	"github.com/kurzlink/kurz/internal/stack"
 )
 
@@ -52,9 +53,9 @@ func NewStack(tb testing.TB, env map[string]string, configure ...func(*stack.Con
 
 // NewHAStack is NewStack with Redis replicas and Sentinels (master name
 // "kurz"), a Postgres streaming replica and a second Traefik.
-func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
+func NewHAStack(tb testing.TB, env map[string]string, configure ...func(*stack.Config)) *stack.Stack {
 	tb.Helper()
-	s, err := startStack(tb, env, func(cfg *stack.Config) {
+	s, err := startStack(tb, env, append([]func(*stack.Config){func(cfg *stack.Config) {
 		cfg.HA = &stack.HAConfig{
 			RedisReplicaPorts:   []int{FreePort(tb), FreePort(tb)},
 			SentinelPorts:       []int{FreePort(tb), FreePort(tb), FreePort(tb)},
@@ -63,7 +64,7 @@ func NewHAStack(tb testing.TB, env map[string]string) *stack.Stack {
 			HTTPPort2:           FreePort(tb),
 			APIPort2:            FreePort(tb),
 		}
-	})
+	}}, configure...)...)
 	Need(tb, "the kurz stack (redis-server, postgresql, bin/traefik from make traefik)", err)
 	tb.Cleanup(s.Stop)
 	return s
@@ -106,4 +107,26 @@ func startStack(tb testing.TB, env map[string]string, configure ...func(*stack.C
 		}
 		tb.Logf("starting the stack failed, once more on other ports: %v", err)
 	}
+}
+
+// MustNetwork is a private network of the test's own (netsplit), removed
+// when the test ends; place a stack on it with OnNetwork.
+func MustNetwork(tb testing.TB) *netsplit.Network {
+	tb.Helper()
+	Need(tb, "network namespaces (root, iproute2, iptables, util-linux)", netsplit.Available())
+	n, err := netsplit.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			tb.Logf("removing the test's network: %v", err)
+		}
+	})
+	return n
+}
+
+// OnNetwork runs every part of a stack on a host of its own on n.
+func OnNetwork(n *netsplit.Network) func(*stack.Config) {
+	return func(cfg *stack.Config) { cfg.Network = n }
 }

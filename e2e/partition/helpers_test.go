@@ -1,0 +1,152 @@
+package partition_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/kurzlink/kurz/internal/netsplit"
+	"github.com/kurzlink/kurz/internal/stack"
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env keeps the tests short: fast health checks and flushes.
+var env = map[string]string{
+	"KURZ_HEALTHCHECK_INTERVAL": "1s",
+	"KURZ_HIT_FLUSH_INTERVAL":   "200ms",
+}
+
+// client sends requests from the network's probe host, as a visitor would.
+type client struct {
+	http *http.Client
+}
+
+func newClient(n *netsplit.Network, timeout time.Duration) client {
+	return client{http: &http.Client{
+		Timeout:       timeout,
+		Transport:     &http.Transport{DialContext: n.DialContext, MaxIdleConnsPerHost: 64},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (c client) send(method, url, body string) (testenv.Response, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	return testenv.ReadResponse(res), nil
+}
+
+// MustShorten creates a link through base and returns its code.
+func (c client) MustShorten(tb testing.TB, base, url string) string {
+	tb.Helper()
+	b, _ := json.Marshal(map[string]string{"url": url})
+	res, err := c.send("POST", base+"/api/shorten", string(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
+		tb.Fatalf("shorten %s: %d %s", url, res.Status, res.Raw)
+	}
+	return res.Body["short_code"].(string)
+}
+
+// MustPostgres is a connection to the stack's primary from the probe host.
+func MustPostgres(tb testing.TB, n *netsplit.Network, s *stack.Stack) *pgx.Conn {
+	tb.Helper()
+	cfg, err := pgx.ParseConfig(s.Postgres.URL("kurz"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DialFunc = pgconn.DialFunc(n.DialContext)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// MustRedis is a client of addr from the probe host.
+func MustRedis(tb testing.TB, n *netsplit.Network, addr string) *goredis.Client {
+	tb.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr, Dialer: n.DialContext})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// MustHost is the network host a part of the stack runs on.
+func MustHost(tb testing.TB, n *netsplit.Network, part string) *netsplit.Host {
+	tb.Helper()
+	h, err := n.Host(part)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// counts reads the access counts of codes from Postgres.
+func counts(tb testing.TB, db *pgx.Conn, codes []string) map[string]int64 {
+	tb.Helper()
+	rows, err := db.Query(context.Background(), `SELECT short_code, access_count FROM url_mappings WHERE short_code = ANY($1)`, codes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kv [2]any, err error) {
+		var code string
+		var n int64
+		err = r.Scan(&code, &n)
+		return [2]any{code, n}, err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, kv := range got {
+		out[kv[0].(string)] = kv[1].(int64)
+	}
+	return out
+}
+
+// mustCounts waits until every code's count equals the ledger, and checks
+// it still does a moment later (nothing counted twice late).
+func mustCounts(tb testing.TB, db *pgx.Conn, ledger map[string]int64, within time.Duration) {
+	tb.Helper()
+	var codes []string
+	for c := range ledger {
+		codes = append(codes, c)
+	}
+	diff := func() error {
+		got := counts(tb, db, codes)
+		for _, c := range codes {
+			if got[c] != ledger[c] {
+				return fmt.Errorf("access_count of %s = %d, want %d (301s served)", c, got[c], ledger[c])
+			}
+		}
+		return nil
+	}
+	testenv.Eventually(tb, within, diff)
+	time.Sleep(time.Second)
+	if err := diff(); err != nil {
+		tb.Fatalf("later: %v: counted twice", err)
+	}
+}
