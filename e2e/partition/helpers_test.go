@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,4 +152,149 @@ func mustCounts(tb testing.TB, db *pgx.Conn, ledger map[string]int64, within tim
 	if err := diff(); err != nil {
 		tb.Fatalf("later: %v: counted twice", err)
 	}
+}
+
+// ledger counts the 301s served per code, and everything else.
+type ledger struct {
+	mu       sync.Mutex
+	served   map[string]int64
+	failures int
+	first    string // the first failure
+	slowest  time.Duration
+}
+
+func newLedger() *ledger { return &ledger{served: map[string]int64{}} }
+
+// visit asks for code through base and books the answer.
+func (l *ledger) visit(c client, base, code string) {
+	start := time.Now()
+	res, err := c.send("GET", base+"/"+code, "")
+	took := time.Since(start)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if took > l.slowest {
+		l.slowest = took
+	}
+	if err == nil && res.Status == http.StatusMovedPermanently {
+		l.served[code]++
+		return
+	}
+	l.failures++
+	if l.first == "" {
+		if err != nil {
+			l.first = err.Error()
+		} else {
+			l.first = fmt.Sprintf("GET /%s = %d %s", code, res.Status, res.Raw)
+		}
+	}
+}
+
+// snapshot returns the served counts and the failures so far.
+func (l *ledger) snapshot() (map[string]int64, int, string, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range l.served {
+		out[k] = v
+	}
+	return out, l.failures, l.first, l.slowest
+}
+
+// startLoad runs request on workers goroutines until stop is called.
+func startLoad(workers int, request func(worker, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				request(w, i)
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}
+
+// backendRedirects sums the redirects the backends answered.
+func backendRedirects(tb testing.TB, c client, s *stack.Stack) int {
+	tb.Helper()
+	total := 0
+	for _, b := range s.Backends {
+		res, err := c.send("GET", "http://"+b.Host+":"+strconv.Itoa(b.MetricsPort)+"/metrics", "")
+		if err != nil {
+			continue // a stopped or cut replica
+		}
+		for _, line := range strings.Split(res.Raw, "\n") {
+			if strings.HasPrefix(line, `kurz_http_requests_total{route="redirect"`) {
+				f := strings.Fields(line)
+				n, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				total += int(n)
+			}
+		}
+	}
+	return total
+}
+
+// MustKey creates an admin API key with the backend's command line, run on
+// the first backend's host.
+func MustKey(tb testing.TB, s *stack.Stack) string {
+	tb.Helper()
+	b := s.Backends[0]
+	args := append(append([]string(nil), b.Prefix[1:]...), b.Bin, "keys", "create", "--name", "partition", "--role", "admin")
+	cmd := exec.Command(b.Prefix[0], args...)
+	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("kurz keys create: %v", err)
+	}
+	key, _, _ := strings.Cut(string(out), "\n")
+	return key
+}
+
+// sendKey is send with an API key.
+func (c client) sendKey(method, url, key, body string) (testenv.Response, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	return testenv.ReadResponse(res), nil
+}
+
+// location asks for code through base and returns the redirect's target ("" if none).
+func (c client) location(tb testing.TB, base, code string) string {
+	tb.Helper()
+	res, err := c.send("GET", base+"/"+code, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if res.Status != http.StatusMovedPermanently {
+		return fmt.Sprintf("(%d)", res.Status)
+	}
+	return res.Header.Get("Location")
+}
+
+// MustFailoverRedisOf is a client of whichever Redis the Sentinels name master, from the probe host.
+func MustFailoverRedisOf(tb testing.TB, n *netsplit.Network, s *stack.Stack) *goredis.Client {
+	tb.Helper()
+	var addrs []string
+	for _, sn := range s.Sentinels {
+		addrs = append(addrs, sn.Addr())
+	}
+	c := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: s.HA.MasterName, SentinelAddrs: addrs, Dialer: n.DialContext})
+	tb.Cleanup(func() { c.Close() })
+	return c
 }

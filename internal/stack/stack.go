@@ -37,6 +37,9 @@ type Config struct {
 	// Network, when set, runs each part on a host of its own (the partition
 	// tests); Redis and Postgres settings below apply to every server.
 	Network Network
+	// EdgeEnv overrides settings for the Traefiks only (an edge reaching
+	// Redis through a proxy of the test's, say).
+	EdgeEnv map[string]string
 	// RedisOptions are more redis-server options for the Redis servers (not the Sentinels).
 	RedisOptions []string
 }
@@ -160,6 +163,9 @@ func (s *Stack) start() error {
 	for _, t := range s.Traefiks {
 		t.BackendURLs = urls
 		t.Env = append([]string{"KURZ_CODE_SECRET=" + secret}, settings...) // the edge answers unknown codes
+		for k, v := range cfg.EdgeEnv {
+			t.Env = append(t.Env, k+"="+v) // the last of a name wins
+		}
 		if err := t.Start(); err != nil {
 			return err
 		}
