@@ -1,11 +1,15 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Redis is a redis-server on a loopback port with its files in Dir. It
@@ -42,7 +46,8 @@ func (r *Redis) Start() error {
 		aof = "yes"
 	}
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", r.host(), "--save", "", "--appendonly", aof,
-		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "volatile-lru", "--enable-debug-command", "local"}
+		"--dir", r.Dir, "--maxmemory", maxmem, "--maxmemory-policy", "volatile-lru", "--enable-debug-command", "local",
+		"--repl-diskless-sync-delay", "0"} // replicas start their first sync at once
 	if r.ReplicaOf != nil {
 		args = append(args, "--replicaof", r.ReplicaOf.host(), strconv.Itoa(r.ReplicaOf.Port))
 	}
@@ -72,3 +77,22 @@ func (r *Redis) Kill() { r.proc.Kill() }
 
 // Running reports whether the server was started and has not ended.
 func (r *Redis) Running() bool { return r.proc != nil && !r.proc.Exited() }
+
+// waitReplicas waits until n replicas finished their first sync: until then
+// the master lists none, so it promises no replication to anyone waiting.
+func (r *Redis) waitReplicas(n int, timeout time.Duration) error {
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr(), Dialer: r.dial()})
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		info, err := c.Info(context.Background(), "replication").Result()
+		online := strings.Count(info, "state=online")
+		if err == nil && online >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis: %d of %d replicas online after %s (%v)", online, n, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -213,6 +213,9 @@ func (s *Stack) startHA() (haSettings, error) {
 			return haSettings{}, fmt.Errorf("redis replica: %w", err)
 		}
 	}
+	if err := s.Redis.waitReplicas(len(s.RedisReplicas), 30*time.Second); err != nil {
+		return haSettings{}, err
+	}
 	var sentinels []string
 	for i, port := range ha.SentinelPorts {
 		place, err := s.place("sentinel-" + strconv.Itoa(i+1))
