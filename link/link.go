@@ -177,14 +177,19 @@ return replaced`
 // there already. Ids older than ARGV[1] ms are forgotten; a key of another
 // type in the set's place is replaced. A set without a TTL, not a key per
 // batch with one: Redis short of memory evicts keys with a TTL, and a
-// forgotten batch would be counted again when resent.
+// forgotten batch would be counted again when resent. A resend refreshes
+// the id's score: a write, so that a WAIT after it on a new connection
+// waits for the replicas to have the first push too.
 const claimBatch = `
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local kind = redis.call('TYPE', KEYS[2]).ok
 if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', KEYS[2]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms - tonumber(ARGV[1]))
-if redis.call('ZADD', KEYS[2], 'NX', ms, ARGV[2]) == 0 then return -1 end
+if redis.call('ZADD', KEYS[2], 'NX', ms, ARGV[2]) == 0 then
+  redis.call('ZADD', KEYS[2], 'XX', ms, ARGV[2])
+  return -1
+end
 `
 
 // IsCode reports whether s has the shape of a short code.

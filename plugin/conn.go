@@ -73,6 +73,11 @@ type redisClient struct {
 	batch     []int64    // batch sizes by link.EdgeBatchBounds
 	batchSum  int64
 
+	// follower is the client of the same Redis for pushes; it follows the
+	// master switches this one hears of.
+	follower *redisClient
+	replicas bool // the last ROLE this client asked named a replica
+
 	// The watchdog's view of the batch in flight: its connection, its number
 	// (counted per connection) and when first seen.
 	watchedPipe  *pipe
@@ -281,6 +286,43 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 		}
 		return calls, err
 	}
+}
+
+// errNotReplicated is a push the master applied that no replica
+// acknowledged in time: a failover now would lose it, so it is kept and sent
+// again (its batch id makes that add nothing where it arrived).
+var errNotReplicated = errors.New("kurz: push not yet on any replica")
+
+// doReplicated sends a write and, if the master has replicas, waits within
+// half the read timeout until one has it. WAIT counts what this connection
+// wrote, so it needs a connection of its own (it blocks it), and it waits
+// out its timeout when there is no replica, so it is sent only when the
+// last ROLE named one; a write that meets a replica first is sent again.
+func (c *redisClient) doReplicated(cmd []string) (*call, error) {
+	cmds := [][]string{cmd, {"ROLE"}}
+	c.mu.Lock()
+	waited := c.replicas
+	c.mu.Unlock()
+	if waited {
+		cmds = append(cmds, []string{"WAIT", "1", strconv.FormatInt(int64(c.opts.readTimeout/2/time.Millisecond)+1, 10)})
+	}
+	calls, err := c.doAll(cmds)
+	if err != nil {
+		return nil, err
+	}
+	if calls[0].err != nil {
+		return calls[0], calls[0].err
+	}
+	// ROLE's reply flattened: "master", offset, then host, port, offset per replica.
+	role := calls[1].elems
+	replicas := len(role) >= 5 && role[0] == "master"
+	c.mu.Lock()
+	c.replicas = replicas
+	c.mu.Unlock()
+	if replicas && (!waited || calls[2].n < 1) {
+		return calls[0], errNotReplicated
+	}
+	return calls[0], nil
 }
 
 // readOnly reports whether a reply says the node became a replica.

@@ -27,6 +27,7 @@ const (
 // instance, so connections, caches and goroutines live here, created once.
 type edge struct {
 	redis       *redisClient
+	writer      *redisClient // pushes, on a connection of their own: WAIT blocks it
 	hot         *hotCache
 	space       *codeSpace // nil without a code secret
 	countHits   bool
@@ -96,6 +97,7 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits, ana
 	c := clients[clientKey]
 	if c == nil {
 		c = newRedisClient(o)
+		c.follower = newRedisClient(o)
 		clients[clientKey] = c
 		if len(o.sentinels) > 0 {
 			go c.watchSentinels()
@@ -110,7 +112,7 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits, ana
 		expireEvery = 10 * time.Millisecond
 	}
 	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
-	e := &edge{redis: c, hot: newHotCache(size, ttlTicks), countHits: countHits,
+	e := &edge{redis: c, writer: c.follower, hot: newHotCache(size, ttlTicks), countHits: countHits,
 		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{},
 		instance: instanceName(len(edges) + 1)}
 	e.hot.visitsOn = analytics
@@ -316,10 +318,7 @@ func (e *edge) flush() {
 		for i, code := range b.codes {
 			args = append(args, code, strconv.FormatInt(b.counts[i], 10))
 		}
-		calls, err := e.redis.doAll([][]string{args})
-		if err == nil && calls[0].err != nil {
-			err = calls[0].err
-		}
+		call, err := e.writer.doReplicated(args)
 		e.mu.Lock()
 		e.stats.flushes++
 		if err != nil {
@@ -330,9 +329,9 @@ func (e *edge) flush() {
 		if e.unacked == b { // the drain and the loop may both flush: each acknowledges only its own batch
 			e.unacked = nil
 		}
-		if calls[0].n > 0 {
-			e.stats.replacedFields += calls[0].n
-			logger.Printf("replaced %d malformed fields of %s", calls[0].n, link.HitsKey)
+		if call.n > 0 {
+			e.stats.replacedFields += call.n
+			logger.Printf("replaced %d malformed fields of %s", call.n, link.HitsKey)
 		}
 		e.mu.Unlock()
 	}

@@ -135,6 +135,9 @@ func (c *redisClient) followSwitches(sentinel string, o redisOptions) {
 		if len(msg) == 3 && msg[0] == "message" && strings.HasPrefix(msg[2], o.masterName+" ") {
 			logger.Printf("sentinel %s: master %s switched: %s", sentinel, o.masterName, msg[2])
 			c.reset()
+			if c.follower != nil {
+				c.follower.reset()
+			}
 		}
 	}
 }

@@ -124,13 +124,10 @@ func (e *edge) flushVisits() {
 			e.filling = nil // sealed: a retry sends it as it is
 		}
 		e.mu.Unlock()
-		calls, err := e.redis.doAll([][]string{{"EVAL", link.AddVisitsScript, "3",
+		call, err := e.writer.doReplicated([]string{"EVAL", link.AddVisitsScript, "3",
 			link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey,
 			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id, strconv.Itoa(link.VisitsStreamCap),
-			strconv.Itoa(b.n), string(b.packed)}})
-		if err == nil && calls[0].err != nil {
-			err = calls[0].err
-		}
+			strconv.Itoa(b.n), string(b.packed)})
 		e.mu.Lock()
 		if err != nil {
 			e.stats.flushErrors++
@@ -142,7 +139,7 @@ func (e *edge) flushVisits() {
 			e.visitBatches = e.visitBatches[1:]
 			e.queuedVisits -= b.n
 		}
-		if calls[0].n == 0 { // only the first push of a batch hears 0; a resend hears -1
+		if call.n == 0 { // only the first push of a batch hears 0; a resend hears -1
 			e.stats.fullStreamVisits += int64(b.n)
 		}
 		e.mu.Unlock()

@@ -130,19 +130,19 @@ func mustInFlight(tb testing.TB, e *edge, n int) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got := 0
-		e.redis.mu.Lock()
-		p := e.redis.p
-		e.redis.mu.Unlock()
+		e.writer.mu.Lock()
+		p := e.writer.p
+		e.writer.mu.Unlock()
 		if p != nil {
 			p.mu.Lock()
-			got = len(p.inflight) + len(p.queued)
+			got = (len(p.inflight) + len(p.queued)) / 2 // a push and ROLE (no replica: no WAIT)
 			p.mu.Unlock()
 		}
 		if got >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d commands in flight, want %d", got, n)
+			tb.Fatalf("%d pushes in flight, want %d", got, n)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

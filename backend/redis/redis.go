@@ -330,7 +330,11 @@ func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]in
 	for code, n := range hits {
 		args = append(args, code, n)
 	}
-	return done(pushHits.Run(ctx, c.client, []string{link.HitsKey, link.HitsPushedKey}, args...).Err(), "")
+	// Kept by the caller until a replica has it: a master that dies or is
+	// cut off and demoted before replicating it would lose it.
+	return done(c.replicated(ctx, func(p goredis.Pipeliner) {
+		pushHits.Eval(ctx, p, []string{link.HitsKey, link.HitsPushedKey}, args...)
+	}), "")
 }
 
 func (c *Cache) HitsBatchPushed(ctx context.Context, batchID string) (bool, error) {

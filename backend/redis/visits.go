@@ -16,8 +16,10 @@ var pushVisits = goredis.NewScript(link.AddVisitsScript)
 
 func (c *Cache) PushVisits(ctx context.Context, batchID string, n int, packed []byte) error {
 	ctx, done := c.begin(Background(ctx), "push_visits")
-	err := pushVisits.Run(ctx, c.client, []string{link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey},
-		link.HitsPushedTTL.Milliseconds(), batchID, link.VisitsStreamCap, n, packed).Err()
+	err := c.replicated(ctx, func(p goredis.Pipeliner) { // kept by the caller until a replica has it
+		pushVisits.Eval(ctx, p, []string{link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey},
+			link.HitsPushedTTL.Milliseconds(), batchID, link.VisitsStreamCap, n, packed)
+	})
 	return done(err, "")
 }
 

@@ -218,7 +218,8 @@ func startLoad(workers int, request func(worker, i int)) (stop func()) {
 			}
 		}()
 	}
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }); wg.Wait() }
 }
 
 // backendRedirects sums the redirects the backends answered.

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/kurzlink/kurz/internal/netsplit"
 	"github.com/kurzlink/kurz/internal/stack"
-	"github.com/kurzlink/kurz/link"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 func TestStackRunsOnItsOwnNetwork(t *testing.T) {
@@ -281,4 +283,114 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// Scenario 2: the Redis master cut from the Sentinels, its replicas, one
+// backend and one edge, still reachable from the other edge and two
+// backends (a split brain). The Sentinels promote a replica; meanwhile the
+// old master's side goes on serving, counting and creating. When the
+// network heals the old master becomes a replica and loses what it alone
+// took: whatever kurz answered with success must not go with it.
+func TestSplitBrainLosesNothingAcknowledged(t *testing.T) {
+	n := testenv.MustNetwork(t)
+	s := testenv.NewHAStack(t, env, testenv.OnNetwork(n))
+	c := newClient(n, 30*time.Second)
+	key := MustKey(t, s)
+	var codes []string
+	for i := 0; i < 20; i++ {
+		codes = append(codes, c.MustShorten(t, s.Traefik.URL(), fmt.Sprintf("https://example.com/partition/split/%d", i)))
+	}
+	master := MustHost(t, n, "redis")
+	var away []*netsplit.Host // the majority side
+	for _, part := range []string{"sentinel-1", "sentinel-2", "sentinel-3", "redis-2", "redis-3", "backend-1", "traefik-2"} {
+		away = append(away, MustHost(t, n, part))
+	}
+	l := newLedger()
+	stop := startLoad(8, func(w, i int) {
+		l.visit(c, s.Traefiks[w%2].URL(), codes[(w*7+i)%len(codes)])
+	})
+	defer stop()
+	time.Sleep(time.Second)
+	for _, h := range away {
+		if err := n.Cut(master, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := time.Now()
+	// Aliases created through both edges while the sides disagree; each
+	// answered 201 must redirect everywhere once the network heals.
+	aliases := map[string]bool{}
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: s.Sentinels[0].Addr(), Dialer: n.DialContext})
+	defer sc.Close()
+	promoted := time.Time{}
+	for i := 0; time.Since(cut) < 8*time.Second; i++ {
+		alias := fmt.Sprintf("sb%05d", i)
+		res, err := c.sendKey("POST", s.Traefiks[i%2].URL()+"/api/shorten", key,
+			`{"url":"https://example.com/partition/split/alias/`+alias+`","alias":"`+alias+`"}`)
+		if err == nil && res.Status == http.StatusCreated {
+			aliases[alias] = true
+		}
+		if promoted.IsZero() {
+			if addr, err := sc.GetMasterAddrByName(context.Background(), s.HA.MasterName).Result(); err == nil && addr[0] != master.IP {
+				promoted = time.Now()
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if promoted.IsZero() {
+		t.Fatal("the Sentinels promoted no replica within 8 s of the cut")
+	}
+	t.Logf("promoted %s after the cut", promoted.Sub(cut).Round(100*time.Millisecond))
+	if err := n.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	// The old master rejoins as a replica of the new one, dropping its data.
+	old := MustRedis(t, n, s.Redis.Addr())
+	testenv.Eventually(t, 30*time.Second, func() error {
+		role, err := old.Do(context.Background(), "ROLE").Slice()
+		if err != nil || role[0] != "slave" {
+			return fmt.Errorf("old master's ROLE = %v %v", role, err)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	stop()
+
+	served, failures, first, _ := l.snapshot()
+	if failures != 0 {
+		t.Errorf("%d redirects not answered 301; first: %s", failures, first)
+	}
+	if len(aliases) == 0 {
+		t.Fatal("no alias was created during the split: the test proves nothing")
+	}
+	for alias := range aliases {
+		for _, tr := range s.Traefiks {
+			if got := c.location(t, tr.URL(), alias); got != "https://example.com/partition/split/alias/"+alias {
+				t.Errorf("%s/%s → %s after the heal; its create answered 201", tr.URL(), alias, got)
+			}
+		}
+	}
+	db := MustPostgres(t, n, s)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		rdb := MustFailoverRedisOf(t, n, s)
+		ctx := context.Background()
+		hits, _ := rdb.HGetAll(ctx, link.HitsKey).Result()
+		batches, _ := rdb.Keys(ctx, link.HitsBatchKeyPrefix+"*").Result()
+		stats, _ := rdb.Keys(ctx, "edge:stats:*").Result()
+		for _, k := range stats {
+			v, _ := rdb.Get(ctx, k).Result()
+			t.Logf("%s = %s", k, v)
+		}
+		var want, got int64
+		now := counts(t, db, codes)
+		for _, c := range codes {
+			want += served[c]
+			got += now[c]
+		}
+		t.Logf("pending hits %d fields, batches %v; counted %d of %d", len(hits), batches, got, want)
+	})
+	mustCounts(t, db, served, 30*time.Second)
 }
