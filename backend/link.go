@@ -178,6 +178,9 @@ type LinkCache interface {
 	// version, lists an announced alias, and tells the edges. Doing it twice
 	// does no harm.
 	Invalidate(ctx context.Context, inv Invalidation) error
+	// AwaitAnnounced waits, within wait, until every edge subscribed now
+	// has listed the announced alias code.
+	AwaitAnnounced(ctx context.Context, code string, wait time.Duration) error
 	// RaiseIssued raises codes:issued to fingerprint and id; missing is true
 	// when the key was not there (Redis lost it: the alias list may be gone),
 	// and then it is created only with create.

@@ -152,6 +152,8 @@ func (s *Shortener) insert(ctx context.Context, l Link, isAlias bool) (Link, boo
 	if s.inval.Apply(ctx, inv) != nil {
 		// Meanwhile no edge may still trust a view without it.
 		time.Sleep(time.Until(started.Add(link.IssuedFreshFor)))
+	} else if err := s.cache.AwaitAnnounced(ctx, stored.Code, link.AnnounceAckWait); err != nil {
+		s.logger.Warn("not every edge listed a new alias in time; it may answer it 404 for a moment", "code", stored.Code, "err", err)
 	}
 	return stored, true, nil
 }

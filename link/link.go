@@ -76,6 +76,9 @@ const (
 	CodesIssuedKey = "codes:issued"
 	// CodesAliasesKey is the set of aliases of CodeLength characters.
 	CodesAliasesKey = "codes:aliases"
+	// AnnouncedKeyPrefix + alias counts the edges that listed an announced
+	// alias: the create waits for every subscribed edge (AnnounceAckWait at most).
+	AnnouncedKeyPrefix = "codes:announced:"
 
 	// CodeTTL is how long a code → URL entry lives in Redis.
 	CodeTTL = 24 * time.Hour
@@ -228,6 +231,17 @@ var CodeByte = func() (t [256]bool) {
 
 // CodeKey is the Redis key of a code's target URL.
 func CodeKey(code string) string { return CodeKeyPrefix + code }
+
+// AnnouncedKey counts the edges that listed the announced alias code.
+func AnnouncedKey(code string) string { return AnnouncedKeyPrefix + code }
+
+const (
+	// AnnouncedTTL is how long an announcement's count of edges lives.
+	AnnouncedTTL = 10 * time.Second
+	// AnnounceAckWait bounds how long a create of an alias waits for the
+	// edges to list it: an edge that has not may answer it 404 meanwhile.
+	AnnounceAckWait = time.Second
+)
 
 // VersionKey is the Redis key of the newest version of code Redis has seen.
 func VersionKey(code string) string { return VersionKeyPrefix + code }

@@ -98,17 +98,21 @@ func (s *codeSpace) subscription(on bool) {
 
 // announced lists a code announced on the invalidation channel if it
 // decodes beyond the issued ids: a new alias.
-func (s *codeSpace) announced(code string) {
+// It reports whether the code is a listed alias, which the edge acknowledges.
+func (s *codeSpace) announced(code string) bool {
 	id, ok := s.codec.Decode(code)
 	if !ok {
-		return
+		return false
 	}
 	s.mu.Lock()
-	if id > s.limit-link.IssuedWindow && !s.aliases[code] {
+	listed := s.aliases[code]
+	if id > s.limit-link.IssuedWindow && !listed {
 		s.aliases[code] = true
 		s.loadedCount++
+		listed = true
 	}
 	s.mu.Unlock()
+	return listed
 }
 
 // watch keeps the view fresh for the life of the process.

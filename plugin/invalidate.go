@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/kurzlink/kurz/link"
@@ -74,9 +75,13 @@ func (e *edge) subscribeOnce() (subscribed bool, err error) {
 		}
 		if len(msg) == 3 && msg[0] == "message" {
 			e.hot.drop(msg[2])
-			if e.space != nil {
-				e.space.announced(msg[2])
+			if e.space != nil && e.space.announced(msg[2]) {
+				// The create waits for every edge's count: until then it does not answer.
+				key := link.AnnouncedKey(msg[2])
+				e.redis.doAll([][]string{{"INCR", key}, {"PEXPIRE", key, announcedTTL}})
 			}
 		}
 	}
 }
+
+var announcedTTL = strconv.FormatInt(link.AnnouncedTTL.Milliseconds(), 10)

@@ -447,3 +447,31 @@ func (c *Cache) begin(ctx context.Context, op string) (context.Context, func(err
 		return err
 	}
 }
+
+func (c *Cache) AwaitAnnounced(ctx context.Context, code string, wait time.Duration) error {
+	ctx = Background(ctx)
+	deadline := time.Now().Add(wait)
+	cctx, done := c.begin(ctx, "await_announced")
+	subs, err := c.client.PubSubNumSub(cctx, link.InvalidateChannel).Result()
+	if done(err, "") != nil {
+		return err
+	}
+	edges := subs[link.InvalidateChannel]
+	for { // each read within the Redis timeout, all of them within wait
+		cctx, done := c.begin(ctx, "await_announced")
+		n, err := c.client.Get(cctx, link.AnnouncedKey(code)).Int64()
+		if errors.Is(err, goredis.Nil) {
+			err = nil
+		}
+		if done(err, "") != nil {
+			return err
+		}
+		if n >= edges {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d edges listed it within %s", n, edges, wait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
