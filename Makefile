@@ -51,7 +51,7 @@ KURZ_POSTGRES_PORT ?= 15432
 keys: build
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:$(KURZ_POSTGRES_PORT)/kurz?sslmode=disable} ./bin/kurz keys $(ARGS)
 
-## soak: 30 minutes of mixed traffic with a fault every 1-3 minutes, as root (SOAK=30m; a 3-minute run is in make test)
+## soak: 30 minutes of mixed traffic with a fault every 1-3 minutes, as root (SOAK=30m; SOAK=3m for the short run)
 SOAK ?= 30m
 soak: deps-test traefik
 	CI=true KURZ_SOAK_DURATION=$(SOAK) KURZ_TRAEFIK_BIN=$(CURDIR)/bin/traefik $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 2h ./e2e/partition/

@@ -192,7 +192,7 @@ func TestPostgresCutAndALaggingReplicaLoseNoAcknowledgedWrite(t *testing.T) {
 		default:
 			t.Fatalf("create during the cut = %v %d %s, want success or a 5xx", err, res.Status, res.Raw)
 		}
-		code := old[i%len(old)]
+		code := old[i%5] // the first five are edited, the last five only visited
 		target := fmt.Sprintf("https://example.com/partition/pg/changed/%d", i)
 		res, err = c.sendKey("PATCH", base+"/api/links/"+code, key, `{"url":"`+target+`"}`)
 		switch {
@@ -203,7 +203,9 @@ func TestPostgresCutAndALaggingReplicaLoseNoAcknowledgedWrite(t *testing.T) {
 		default:
 			t.Fatalf("PATCH during the cut = %v %d %s, want success or a 5xx", err, res.Status, res.Raw)
 		}
-		if got := c.location(t, base, old[(i+3)%len(old)]); got[0] == '(' {
+		// An edit answered 503 may have committed before the cut: its link then
+		// needs the primary (the replica is behind), so only unedited links must answer.
+		if got := c.location(t, base, old[5+i%5]); got[0] == '(' {
 			t.Fatalf("redirect during the cut answered %s", got)
 		}
 		redirects++
