@@ -43,9 +43,17 @@ func newClient(n *netsplit.Network, timeout time.Duration) client {
 }
 
 func (c client) send(method, url, body string) (testenv.Response, error) {
+	return c.sendKey(method, url, "", body)
+}
+
+// sendKey is send with an API key ("" for none).
+func (c client) sendKey(method, url, key, body string) (testenv.Response, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return testenv.Response{}, err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -256,23 +264,6 @@ func MustKey(tb testing.TB, s *stack.Stack) string {
 	}
 	key, _, _ := strings.Cut(string(out), "\n")
 	return key
-}
-
-// sendKey is send with an API key.
-func (c client) sendKey(method, url, key, body string) (testenv.Response, error) {
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		return testenv.Response{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return testenv.Response{}, err
-	}
-	return testenv.ReadResponse(res), nil
 }
 
 // location asks for code through base and returns the redirect's target ("" if none).
