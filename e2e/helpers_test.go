@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -143,21 +142,5 @@ var bg = context.Background()
 
 // startLoad runs request in a loop on workers goroutines until the returned stop is called.
 func startLoad(workers int, request func()) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				request()
-			}
-		}()
-	}
-	return func() { close(done); wg.Wait() }
+	return testenv.StartLoad(workers, func(int, int) { request() })
 }

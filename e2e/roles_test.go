@@ -2,27 +2,13 @@ package e2e_test
 
 import (
 	"net/http"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/kurzlink/kurz/internal/stack"
+	"github.com/kurzlink/kurz/internal/testenv"
 )
 
 // MustRoleKey creates an API key of role with the backend's command line.
-func MustRoleKey(tb testing.TB, s *stack.Stack, role string) string {
-	tb.Helper()
-	cmd := exec.Command(s.Backends[0].Bin, "keys", "create", "--name", role+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), "--role", role)
-	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("kurz keys create: %v", err)
-	}
-	key, _, _ := strings.Cut(string(out), "\n")
-	return key
-}
+var MustRoleKey = testenv.MustRoleKey
 
 // Through Traefik: an author key manages its own links only; the rest is 404.
 func TestKeyRolesThroughTraefik(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,27 +207,7 @@ func (l *ledger) snapshot() (map[string]int64, int, string, time.Duration) {
 	return out, l.failures, l.first, l.slowest
 }
 
-// startLoad runs request on workers goroutines until stop is called.
-func startLoad(workers int, request func(worker, i int)) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				request(w, i)
-			}
-		}()
-	}
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }); wg.Wait() }
-}
+var startLoad = testenv.StartLoad
 
 // backendRedirects sums the redirects the backends answered.
 func backendRedirects(tb testing.TB, c client, s *stack.Stack) int {
@@ -250,20 +229,10 @@ func backendRedirects(tb testing.TB, c client, s *stack.Stack) int {
 	return total
 }
 
-// MustKey creates an admin API key with the backend's command line, run on
-// the first backend's host.
+// MustKey creates an admin API key, on the first backend's host.
 func MustKey(tb testing.TB, s *stack.Stack) string {
 	tb.Helper()
-	b := s.Backends[0]
-	args := append(append([]string(nil), b.Prefix[1:]...), b.Bin, "keys", "create", "--name", "partition", "--role", "admin")
-	cmd := exec.Command(b.Prefix[0], args...)
-	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("kurz keys create: %v", err)
-	}
-	key, _, _ := strings.Cut(string(out), "\n")
-	return key
+	return testenv.MustRoleKey(tb, s, "admin")
 }
 
 // location asks for code through base and returns the redirect's target ("" if none).

@@ -6,8 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kurzlink/kurz/internal/netsplit"
 	"github.com/kurzlink/kurz/internal/stack"
@@ -129,4 +132,23 @@ func MustNetwork(tb testing.TB) *netsplit.Network {
 // OnNetwork runs every part of a stack on a host of its own on n.
 func OnNetwork(n *netsplit.Network) func(*stack.Config) {
 	return func(cfg *stack.Config) { cfg.Network = n }
+}
+
+// MustRoleKey creates an API key of role with the backend's command line,
+// run where the first backend runs (its host on a test network).
+func MustRoleKey(tb testing.TB, s *stack.Stack, role string) string {
+	tb.Helper()
+	b := s.Backends[0]
+	args := []string{"keys", "create", "--name", role + "-" + strconv.FormatInt(time.Now().UnixNano(), 36), "--role", role}
+	cmd := exec.Command(b.Bin, args...)
+	if len(b.Prefix) > 0 {
+		cmd = exec.Command(b.Prefix[0], append(append(append([]string(nil), b.Prefix[1:]...), b.Bin), args...)...)
+	}
+	cmd.Env = append(cmd.Environ(), "DATABASE_URL="+s.Postgres.URL("kurz"))
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("kurz keys create: %v", err)
+	}
+	key, _, _ := strings.Cut(string(out), "\n")
+	return key
 }

@@ -71,3 +71,27 @@ func TempDir(tb testing.TB, prefix string) string {
 
 // WaitTCP is stack.WaitTCP, for tests.
 var WaitTCP = stack.WaitTCP
+
+// StartLoad runs request(worker, i) in a loop on workers goroutines (i
+// counts each worker's requests) until the returned stop is called; stop
+// may be called more than once.
+func StartLoad(workers int, request func(worker, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				request(w, i)
+			}
+		}()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }); wg.Wait() }
+}
