@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,7 @@ func TestSoak(t *testing.T) {
 
 	n := testenv.MustNetwork(t)
 	s := testenv.NewHAStack(t, env, testenv.OnNetwork(n))
+	t.Cleanup(func() { keepLogs(t, s.StateDir, fmt.Sprintf("soak-%d", seed)) })
 	c := newClient(n, 30*time.Second)
 	key := MustKey(t, s)
 	var visited []string
@@ -191,7 +194,7 @@ type faults struct {
 func (f *faults) inject(rng *rand.Rand) {
 	t, s := f.t, f.s
 	kind := []string{"backend restart", "traefik restart", "redis pause", "edge cut", "redis failover", "postgres restart"}[rng.Intn(6)]
-	f.done = append(f.done, kind)
+	f.done = append(f.done, kind+" at "+time.Now().Format("15:04:05.000"))
 	switch kind {
 	case "backend restart":
 		b := s.Backends[rng.Intn(len(s.Backends))]
@@ -387,4 +390,32 @@ func slopeOf(xs, ys []float64) float64 {
 		return (k*sxy - sx*sy) / d
 	}
 	return 0
+}
+
+// keepLogs copies the stack's logs to out/<name> when the test failed: a
+// soak's failure is rarely reproduced by its seed alone.
+func keepLogs(t *testing.T, stateDir, name string) {
+	if !t.Failed() {
+		return
+	}
+	dst := filepath.Join(testenv.Root(), "out", name)
+	err := filepath.WalkDir(stateDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".log") {
+			return err
+		}
+		rel, _ := filepath.Rel(stateDir, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Logf("keeping the logs: %v", err)
+		return
+	}
+	t.Logf("the stack's logs are in %s", dst)
 }
