@@ -12,22 +12,31 @@ import (
 type CodeSpaceStore interface {
 	// IssuedID is the highest id the link sequence handed out.
 	IssuedID(ctx context.Context) (int64, error)
-	// EdgeAliases returns every alias of link.CodeLength characters.
-	EdgeAliases(ctx context.Context) ([]string, error)
-	CountEdgeAliases(ctx context.Context) (int64, error)
+	// ListedAliases returns every listed alias, of any length.
+	ListedAliases(ctx context.Context) ([]string, error)
+	CountListedAliases(ctx context.Context) (AliasCounts, error)
 }
+
+// AliasCounts counts listed aliases: of link.CodeLength characters (the
+// edge's list) and of the other lengths (the backends').
+type AliasCounts struct{ Edge, Other int64 }
 
 // CodeSpaceCache is what CodeSpace keeps in Redis.
 type CodeSpaceCache interface {
 	RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (missing bool, err error)
-	CountAliases(ctx context.Context) (int64, error)
+	// CountAliases counts the aliases listed in Redis; Other is -1 while
+	// that list was never filled whole.
+	CountAliases(ctx context.Context) (AliasCounts, error)
+	// AddAliases lists codes (each in link.AliasesKeyOf it) and marks the
+	// list of other lengths whole.
 	AddAliases(ctx context.Context, codes []string) error
 }
 
 // CodeSpace keeps what the edge needs to answer unknown codes itself in
 // Redis: codes:issued raised from the sequence every link.IssuedRaiseInterval
 // (the creating backend also raises it for every block of ids it takes), and
-// codes:aliases refilled from Postgres when Redis lost it (a new or
+// the alias lists (codes:aliases for the edge, codes:aliases:other for the
+// backends' redirects) refilled from Postgres when Redis lost them (a new or
 // failed-over Redis) or holds fewer aliases than Postgres lists.
 type CodeSpace struct {
 	store       CodeSpaceStore
@@ -76,18 +85,18 @@ func (c *CodeSpace) sync(ctx context.Context, compare bool) error {
 }
 
 func (c *CodeSpace) refillAliases(ctx context.Context) error {
-	want, err := c.store.CountEdgeAliases(ctx)
-	if err != nil || want == 0 {
-		return err
-	}
-	have, err := c.cache.CountAliases(ctx)
-	if err != nil || have >= want {
-		return err
-	}
-	codes, err := c.store.EdgeAliases(ctx)
+	want, err := c.store.CountListedAliases(ctx)
 	if err != nil {
 		return err
 	}
-	c.logger.Info("refilling the edge's alias list in redis", "have", have, "want", want)
+	have, err := c.cache.CountAliases(ctx)
+	if err != nil || (have.Edge >= want.Edge && have.Other >= want.Other) {
+		return err
+	}
+	codes, err := c.store.ListedAliases(ctx)
+	if err != nil {
+		return err
+	}
+	c.logger.Info("refilling the alias lists in redis", "have", have, "want", want)
 	return c.cache.AddAliases(ctx, codes)
 }

@@ -33,7 +33,7 @@ type Invalidation struct {
 	Code     string
 	URLHash  []byte
 	Version  int64
-	Announce bool // Code is a new alias of link.CodeLength characters: listed for the edge
+	Announce bool // Code is a new alias: listed (for the edge if of link.CodeLength characters)
 }
 
 // Expired reports whether l has expired at now.
@@ -178,6 +178,9 @@ type LinkCache interface {
 	// version, lists an announced alias, and tells the edges. Doing it twice
 	// does no harm.
 	Invalidate(ctx context.Context, inv Invalidation) error
+	// AliasUnlisted reports whether an alias of another length than
+	// link.CodeLength is missing from a whole list of them: no link has it.
+	AliasUnlisted(ctx context.Context, alias string) (bool, error)
 	// AwaitAnnounced waits, within wait, until every edge subscribed now
 	// has listed the announced alias code.
 	AwaitAnnounced(ctx context.Context, code string, wait time.Duration) error

@@ -136,17 +136,23 @@ func (s *Shortener) create(ctx context.Context, l Link, alias string) (Link, boo
 	}
 }
 
-// insert stores l. An alias of link.CodeLength characters, which the edge
-// cannot decode, is listed and announced to the edges before the create is
-// answered (stored with it, and retried in the background if Redis does not
-// answer).
+// insert stores l. An alias is listed before the create is answered (stored
+// with it, and retried in the background if Redis does not answer): one of
+// link.CodeLength characters, which the edge cannot decode, is announced to
+// the edges; the others are listed for the backends' redirects.
 func (s *Shortener) insert(ctx context.Context, l Link, isAlias bool) (Link, bool, error) {
-	if !isAlias || len(l.Code) != link.CodeLength {
+	if !isAlias {
 		return s.store.CreateLink(ctx, l)
 	}
 	stored, inv, err := s.store.CreateAlias(ctx, l)
 	if err != nil {
 		return Link{}, false, err
+	}
+	if len(stored.Code) != link.CodeLength {
+		if err := s.inval.Apply(ctx, inv); err != nil {
+			s.logger.Warn("listing a new alias failed; retried in the background", "code", stored.Code, "err", err)
+		}
+		return stored, true, nil
 	}
 	started := time.Now()
 	if s.inval.Apply(ctx, inv) != nil {
@@ -233,6 +239,11 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		}
 		s.hits.Record(code)
 		return url, s.redirect, nil
+	}
+	if len(code) != link.CodeLength && err == nil { // a storm of such paths must not reach Postgres
+		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted {
+			return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
+		}
 	}
 	l, stale, err := s.store.ReadLink(ctx, code)
 	if err != nil {

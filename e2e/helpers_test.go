@@ -75,7 +75,21 @@ func MustRedis(tb testing.TB, s *stack.Stack) *goredis.Client {
 // backendRedirects sums kurz_http_requests_total{route="redirect"} over the running replicas.
 func backendRedirects(tb testing.TB, s *stack.Stack) int {
 	tb.Helper()
-	total := 0
+	return int(sumMetric(tb, s, `kurz_http_requests_total{route="redirect"`))
+}
+
+// postgresLookups sums the backends' Postgres lookups of a link by code
+// (on the primary or a replica).
+func postgresLookups(tb testing.TB, s *stack.Stack) int {
+	tb.Helper()
+	return int(sumMetric(tb, s, `kurz_postgres_query_duration_seconds_count{op="find_by_code"`) +
+		sumMetric(tb, s, `kurz_postgres_query_duration_seconds_count{op="read_link_replica"`))
+}
+
+// sumMetric sums the samples whose line starts with prefix over the running replicas.
+func sumMetric(tb testing.TB, s *stack.Stack, prefix string) float64 {
+	tb.Helper()
+	total := 0.0
 	for _, b := range s.Backends {
 		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", b.MetricsPort))
 		if err != nil {
@@ -83,11 +97,10 @@ func backendRedirects(tb testing.TB, s *stack.Stack) int {
 		}
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, `kurz_http_requests_total{route="redirect"`) {
+			if line := sc.Text(); strings.HasPrefix(line, prefix) {
 				f := strings.Fields(line)
 				n, _ := strconv.ParseFloat(f[len(f)-1], 64)
-				total += int(n)
+				total += n
 			}
 		}
 		res.Body.Close()

@@ -65,6 +65,38 @@ func TestUnknownCodesAnsweredAtTheEdge(t *testing.T) {
 		}
 		MustVisitOn(t, s.Traefik, existing, 1)
 	})
+	t.Run("StormOfOtherLengths", func(t *testing.T) {
+		key := MustKey(t, s)
+		short, long := createAlias(t, s, key, "x"+suffix(4)), createAlias(t, s, key, "long-alias-"+suffix(6))
+		r := rand.New(rand.NewPCG(3, 4))
+		var paths []string
+		for len(paths) < 2000 { // alias-shaped, never code-shaped: what the edge cannot tell
+			if n := link.AliasMinLength + r.IntN(10); n != link.CodeLength {
+				b := make([]byte, n)
+				for j := range b {
+					b[j] = link.Alphabet[r.IntN(len(link.Alphabet))]
+				}
+				paths = append(paths, string(b))
+			}
+		}
+		before := postgresLookups(t, s)
+		notFound := 0
+		for _, p := range paths {
+			if do(t, "GET", s.Traefik.URL()+"/"+p, "", "").Status == http.StatusNotFound {
+				notFound++
+			}
+		}
+		lookups := postgresLookups(t, s) - before
+		t.Logf("%d of %d paths answered 404, %d Postgres lookups", notFound, len(paths), lookups)
+		if notFound != len(paths) || lookups > len(paths)/1000 {
+			t.Errorf("%d of %d answered 404 with %d Postgres lookups; want all, at most %d", notFound, len(paths), lookups, len(paths)/1000)
+		}
+		for _, alias := range []string{short, long, createAlias(t, s, key, "fresh-"+suffix(5))} {
+			if got := do(t, "GET", s.Traefik.URL()+"/"+alias, "", "").Status; got != http.StatusMovedPermanently {
+				t.Errorf("GET /%s = %d, want 301", alias, got)
+			}
+		}
+	})
 	t.Run("LooksLikeTheBackends", func(t *testing.T) {
 		unknown, _ := testenv.MustCodec(t, s.Secret).Encode(1<<42 - 5)
 		for _, accept := range []string{"", "application/json", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"} {
@@ -115,4 +147,25 @@ func TestUnknownCodesAnsweredAtTheEdge(t *testing.T) {
 			t.Errorf("the deleted code was answered at the edge; want the backend's answer, as before")
 		}
 	})
+}
+
+// createAlias makes a link with alias and returns the alias.
+func createAlias(tb testing.TB, s *stack.Stack, key, alias string) string {
+	tb.Helper()
+	res, err := tryDoKey("POST", s.Traefik.URL()+"/api/shorten", key, `{"url":"https://example.com/e2e/alias/`+alias+`","alias":"`+alias+`"}`)
+	if err != nil || res.Status != http.StatusCreated {
+		tb.Fatalf("creating alias %s: %v %d %s", alias, err, res.Status, res.Raw)
+	}
+	return alias
+}
+
+// suffix is n characters of the alphabet that differ from run to run.
+func suffix(n int) string {
+	b := make([]byte, n)
+	v := uint64(time.Now().UnixNano())
+	for i := range b {
+		b[i] = link.Alphabet[v%uint64(len(link.Alphabet))]
+		v = v/uint64(len(link.Alphabet)) + uint64(i)*7919
+	}
+	return string(b)
 }

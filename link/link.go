@@ -76,6 +76,10 @@ const (
 	CodesIssuedKey = "codes:issued"
 	// CodesAliasesKey is the set of aliases of CodeLength characters.
 	CodesAliasesKey = "codes:aliases"
+	// OtherAliasesKey is the set of aliases of every other length: while
+	// codes:issued is there, a backend answers 404 for one not in it without
+	// asking Postgres.
+	OtherAliasesKey = "codes:aliases:other"
 	// AnnouncedKeyPrefix + alias counts the edges that listed an announced
 	// alias: the create waits for every subscribed edge (AnnounceAckWait at most).
 	AnnouncedKeyPrefix = "codes:announced:"
@@ -194,6 +198,15 @@ if redis.call('ZADD', KEYS[2], 'NX', ms, ARGV[2]) == 0 then
   return -1
 end
 `
+
+// AliasesKeyOf is the set an alias is listed in: CodesAliasesKey, which
+// the edge reads, for one of CodeLength characters, else OtherAliasesKey.
+func AliasesKeyOf(alias string) string {
+	if len(alias) == CodeLength {
+		return CodesAliasesKey
+	}
+	return OtherAliasesKey
+}
 
 // IsCode reports whether s has the shape of a short code.
 func IsCode(s string) bool {

@@ -11,8 +11,8 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
-// CreateAlias inserts a link whose alias has link.CodeLength characters,
-// lists the alias for the edge and stores its announcement, in one
+// CreateAlias inserts a link with an alias, lists the alias (for the edge
+// or the backends, by its length) and stores its announcement, in one
 // transaction: an answered create is never unknown to the edge.
 func (db *DB) CreateAlias(ctx context.Context, l backend.Link) (out backend.Link, inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "create_alias")
@@ -38,19 +38,21 @@ func (db *DB) IssuedID(ctx context.Context) (int64, error) {
 	return id, done(err)
 }
 
-// EdgeAliases returns every listed alias of link.CodeLength characters.
-func (db *DB) EdgeAliases(ctx context.Context) ([]string, error) {
-	ctx, done := db.begin(ctx, "edge_aliases")
+// ListedAliases returns every listed alias, of any length.
+func (db *DB) ListedAliases(ctx context.Context) ([]string, error) {
+	ctx, done := db.begin(ctx, "listed_aliases")
 	rows, _ := db.pool.Query(ctx, `SELECT code FROM edge_aliases`)
 	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return codes, done(err)
 }
 
-// CountEdgeAliases counts the listed aliases.
-func (db *DB) CountEdgeAliases(ctx context.Context) (int64, error) {
-	ctx, done := db.begin(ctx, "count_edge_aliases")
-	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM edge_aliases`).Scan(&n)
+// CountListedAliases counts the listed aliases of link.CodeLength
+// characters and of the other lengths.
+func (db *DB) CountListedAliases(ctx context.Context) (backend.AliasCounts, error) {
+	ctx, done := db.begin(ctx, "count_listed_aliases")
+	var n backend.AliasCounts
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE length(code) = $1), count(*) FILTER (WHERE length(code) <> $1) FROM edge_aliases`,
+		link.CodeLength).Scan(&n.Edge, &n.Other)
 	return n, done(err)
 }
 
@@ -65,8 +67,8 @@ func (e *SecretMismatchError) Error() string {
 
 // ClaimCodeSpace checks the code secret against the one the database's codes
 // were made with, or, the first time, records it: then plain links must
-// carry the codes this secret gives their ids, and the existing aliases of
-// link.CodeLength characters are listed for the edge. A mismatch is a
+// carry the codes this secret gives their ids, and the existing aliases are
+// listed. A mismatch is a
 // *SecretMismatchError.
 func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 	ctx, done := db.begin(ctx, "claim_code_space")
@@ -96,7 +98,7 @@ func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `SELECT id, short_code FROM url_mappings WHERE NOT dedup AND length(short_code) = $1`, link.CodeLength)
+		rows, _ := tx.Query(ctx, `SELECT id, short_code FROM url_mappings WHERE NOT dedup`)
 		var aliases []string
 		if _, err := pgx.ForEachRow(rows, []any{&id, &code}, func() error {
 			if generated, _ := codec.Encode(id); generated != code {

@@ -30,7 +30,7 @@ func MustCreate(tb testing.TB, db *postgres.DB, id int64, code string, plain boo
 }
 
 // A database remembers the secret its codes were made with, and lists its
-// existing 7-character aliases for the edge the first time.
+// existing aliases the first time.
 func TestClaimCodeSpace(t *testing.T) {
 	ctx := context.Background()
 	codec := testenv.MustCodec(t, "the secret of this database")
@@ -40,15 +40,16 @@ func TestClaimCodeSpace(t *testing.T) {
 		generated, _ := codec.Encode(ids[0])
 		MustCreate(t, db, ids[0], generated, true)
 		MustCreate(t, db, ids[1], "myAlias", false) // 7 characters: the edge cannot decode it
-		MustCreate(t, db, ids[2], "short", false)   // not code-shaped: never answered at the edge
+		MustCreate(t, db, ids[2], "short", false)   // not code-shaped: listed for the backends
 		withOptions, _ := codec.Encode(ids[3])
 		MustCreate(t, db, ids[3], withOptions, false) // a generated code standing alone
 		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.EdgeAliases(ctx)
-		if want := []string{"myAlias"}; err != nil || !slices.Equal(got, want) {
-			t.Errorf("EdgeAliases = %v, %v; want %v", got, err, want)
+		got, err := db.ListedAliases(ctx)
+		slices.Sort(got)
+		if want := []string{"myAlias", "short"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("ListedAliases = %v, %v; want %v", got, err, want)
 		}
 		if err := db.ClaimCodeSpace(ctx, codec); err != nil {
 			t.Errorf("claiming again: %v", err)
@@ -79,6 +80,21 @@ func TestClaimCodeSpace(t *testing.T) {
 			t.Fatalf("ClaimCodeSpace = %v, want a SecretMismatchError", err)
 		}
 	})
+	t.Run("OKUpgradeListsAliasesOfOtherLengths", func(t *testing.T) {
+		db := MustOpen(t, testenv.SharedPostgres(t).NewDatabase(t))
+		if err := db.MigrateTo(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		MustCreate(t, db, 1, "myAlias", false)
+		MustCreate(t, db, 2, "an-older-alias", false)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.ListedAliases(ctx)
+		if want := []string{"an-older-alias"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("ListedAliases after the upgrade = %v, %v; want %v (7-character ones are listed when the code space is claimed)", got, err, want)
+		}
+	})
 	t.Run("CreateAliasIsListedAndAnnounced", func(t *testing.T) {
 		db := MustMigrated(t)
 		l := backend.Link{ID: 7, Code: "newAlia", URL: "https://example.com/a", URLHash: backend.HashURL("https://example.com/a")}
@@ -94,8 +110,21 @@ func TestClaimCodeSpace(t *testing.T) {
 		if _, _, err := db.CreateAlias(ctx, l); backend.ErrorCode(err) != backend.ECONFLICT {
 			t.Errorf("CreateAlias of a taken alias = %v, want conflict", err)
 		}
-		if n, _ := db.CountEdgeAliases(ctx); n != 1 {
-			t.Errorf("CountEdgeAliases = %d, want 1", n)
+		other := backend.Link{ID: 9, Code: "other-length", URL: "https://example.com/o", URLHash: backend.HashURL("https://example.com/o")}
+		if _, inv, err := db.CreateAlias(ctx, other); err != nil || !inv.Announce {
+			t.Fatalf("CreateAlias(%s) = %+v, %v", other.Code, inv, err)
+		}
+		if got, want := mustCountListed(t, db), (backend.AliasCounts{Edge: 1, Other: 1}); got != want {
+			t.Errorf("CountListedAliases = %+v, want %+v", got, want)
 		}
 	})
+}
+
+func mustCountListed(tb testing.TB, db *postgres.DB) backend.AliasCounts {
+	tb.Helper()
+	n, err := db.CountListedAliases(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

@@ -229,7 +229,7 @@ func (c *Cache) Invalidate(ctx context.Context, inv backend.Invalidation) error 
 		announce = "1"
 	}
 	err := c.replicated(ctx, func(p goredis.Pipeliner) {
-		invalidate.Eval(ctx, p, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.CodesAliasesKey},
+		invalidate.Eval(ctx, p, []string{link.CodeKey(inv.Code), link.VersionKey(inv.Code), hashKey, link.AliasesKeyOf(inv.Code)},
 			inv.Version, link.TombstoneTTL.Milliseconds(), link.InvalidateChannel, inv.Code, announce)
 	})
 	return done(err, "")
@@ -291,36 +291,76 @@ func (c *Cache) RaiseIssued(ctx context.Context, fingerprint string, id int64, c
 	return n == 2, done(err, "")
 }
 
-// CountAliases is the size of codes:aliases (0 if it is missing or not a set).
-func (c *Cache) CountAliases(ctx context.Context) (int64, error) {
+// wholeMark is the member of link.OtherAliasesKey that says the set was
+// filled whole from Postgres; it is no alias (too short), and it goes with
+// the set when Redis loses it.
+const wholeMark = "!"
+
+// CountAliases counts both alias lists (a missing key, or one of another
+// type, holds none); Other is -1 while that list lacks wholeMark.
+func (c *Cache) CountAliases(ctx context.Context) (backend.AliasCounts, error) {
 	ctx, done := c.begin(Background(ctx), "count_aliases")
-	n, err := c.client.SCard(ctx, link.CodesAliasesKey).Result()
-	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		return 0, done(nil, "")
+	var edge, other *goredis.IntCmd
+	var whole *goredis.BoolCmd
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		edge = p.SCard(ctx, link.CodesAliasesKey)
+		other = p.SCard(ctx, link.OtherAliasesKey)
+		whole = p.SIsMember(ctx, link.OtherAliasesKey, wholeMark)
+		return nil
+	})
+	if err != nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return backend.AliasCounts{}, done(err, "")
 	}
-	return n, done(err, "")
+	n := backend.AliasCounts{Edge: edge.Val(), Other: other.Val() - 1}
+	if !whole.Val() {
+		n.Other = -1
+	}
+	return n, done(nil, "")
 }
 
-// AddAliases lists codes in codes:aliases (replacing a key of another type).
+// AddAliases lists codes in their sets (replacing keys of another type),
+// then marks the list of other lengths whole.
 func (c *Cache) AddAliases(ctx context.Context, codes []string) error {
 	ctx, done := c.begin(Background(ctx), "add_aliases")
-	if t, err := c.client.Type(ctx, link.CodesAliasesKey).Result(); err != nil {
-		return done(err, "")
-	} else if t != "set" && t != "none" {
-		c.client.Del(ctx, link.CodesAliasesKey)
+	sets := map[string][]any{link.CodesAliasesKey: nil, link.OtherAliasesKey: nil}
+	for _, code := range codes {
+		key := link.AliasesKeyOf(code)
+		sets[key] = append(sets[key], code)
 	}
-	for len(codes) > 0 {
-		n := min(len(codes), 1000)
-		members := make([]any, n)
-		for i, code := range codes[:n] {
-			members[i] = code
-		}
-		if err := c.client.SAdd(ctx, link.CodesAliasesKey, members...).Err(); err != nil {
+	sets[link.OtherAliasesKey] = append(sets[link.OtherAliasesKey], wholeMark) // last: after every member
+	for _, key := range []string{link.CodesAliasesKey, link.OtherAliasesKey} {
+		if t, err := c.client.Type(ctx, key).Result(); err != nil {
 			return done(err, "")
+		} else if t != "set" && t != "none" {
+			c.client.Del(ctx, key)
 		}
-		codes = codes[n:]
+		for members := sets[key]; len(members) > 0; {
+			n := min(len(members), 1000)
+			if err := c.client.SAdd(ctx, key, members[:n]...).Err(); err != nil {
+				return done(err, "")
+			}
+			members = members[n:]
+		}
 	}
 	return done(nil, "")
+}
+
+// AliasUnlisted reports whether alias, of another length than
+// link.CodeLength, is in no list that is whole: then no link has it.
+func (c *Cache) AliasUnlisted(ctx context.Context, alias string) (bool, error) {
+	ctx, done := c.begin(ctx, "alias_listed")
+	got, err := c.client.SMIsMember(ctx, link.OtherAliasesKey, alias, wholeMark).Result()
+	if err != nil || len(got) != 2 {
+		return false, done(err, "")
+	}
+	unlisted := got[1] && !got[0]
+	result := "listed"
+	if unlisted {
+		result = "unlisted"
+	} else if !got[1] {
+		result = "not_whole"
+	}
+	return unlisted, done(nil, result)
 }
 
 func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]int64) error {

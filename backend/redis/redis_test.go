@@ -195,8 +195,37 @@ func TestRaiseIssued(t *testing.T) {
 		if want := []string{"newAlia", "oldAlia"}; !slices.Equal(got, want) {
 			t.Errorf("codes:aliases = %v, want %v", got, want)
 		}
-		if n, err := cache.CountAliases(ctx); n != 2 || err != nil {
-			t.Errorf("CountAliases = %d, %v", n, err)
+		if got, err := cache.CountAliases(ctx); got != (backend.AliasCounts{Edge: 2, Other: 0}) || err != nil {
+			t.Errorf("CountAliases = %+v, %v; want 2 and 0", got, err)
+		}
+	})
+	t.Run("OtherLengthsAnsweredOnlyWhenWhole", func(t *testing.T) {
+		c.Del(ctx, link.OtherAliasesKey)
+		if err := cache.Invalidate(ctx, backend.Invalidation{Code: "fresh-one", Version: 1, Announce: true}); err != nil {
+			t.Fatal(err)
+		}
+		mustUnlisted := func(alias string, want bool) {
+			t.Helper()
+			if got, err := cache.AliasUnlisted(ctx, alias); got != want || err != nil {
+				t.Errorf("AliasUnlisted(%s) = %v, %v; want %v", alias, got, err, want)
+			}
+		}
+		mustUnlisted("unknown", false) // not whole yet: Postgres must be asked
+		if got, _ := cache.CountAliases(ctx); got.Other != -1 {
+			t.Errorf("CountAliases before the refill = %+v, want Other -1", got)
+		}
+		if err := cache.AddAliases(ctx, []string{"old-alias", "newAlia"}); err != nil {
+			t.Fatal(err)
+		}
+		mustUnlisted("unknown", true)
+		mustUnlisted("old-alias", false)
+		mustUnlisted("fresh-one", false)
+		if got, _ := cache.CountAliases(ctx); got.Other != 2 {
+			t.Errorf("CountAliases after the refill = %+v, want Other 2", got)
+		}
+		c.Set(ctx, link.OtherAliasesKey, "not a set", 0)
+		if got, _ := cache.AliasUnlisted(ctx, "unknown"); got {
+			t.Errorf("AliasUnlisted with a key of another type = true, want false")
 		}
 	})
 }

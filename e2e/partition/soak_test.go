@@ -3,8 +3,8 @@ package partition_test
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"io/fs"
+	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
