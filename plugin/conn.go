@@ -296,12 +296,15 @@ var errNotReplicated = errors.New("kurz: push not yet on any replica")
 // doReplicated sends a write and, if the master has replicas, waits within
 // half the read timeout until one has it. WAIT counts what this connection
 // wrote, so it needs a connection of its own (it blocks it), and it waits
-// out its timeout when there is no replica, so it is sent only when the
-// last ROLE named one; a write that meets a replica first is sent again.
+// out its timeout when there is no replica, so without Sentinels it is sent
+// only when the last ROLE named one; a write that meets a replica first is
+// sent again. With Sentinels a master without a replica is never trusted: it
+// may be one that was frozen and replaced, and will drop what it took.
 func (c *redisClient) doReplicated(cmd []string) (*call, error) {
 	cmds := [][]string{cmd, {"ROLE"}}
+	mustReplicate := len(c.opts.sentinels) > 0
 	c.mu.Lock()
-	waited := c.replicas
+	waited := c.replicas || mustReplicate
 	c.mu.Unlock()
 	if waited {
 		cmds = append(cmds, []string{"WAIT", "1", strconv.FormatInt(int64(c.opts.readTimeout/2/time.Millisecond)+1, 10)})
@@ -319,7 +322,7 @@ func (c *redisClient) doReplicated(cmd []string) (*call, error) {
 	c.mu.Lock()
 	c.replicas = replicas
 	c.mu.Unlock()
-	if replicas && (!waited || calls[2].n < 1) {
+	if (replicas || mustReplicate) && (!waited || calls[2].n < 1) {
 		return calls[0], errNotReplicated
 	}
 	return calls[0], nil

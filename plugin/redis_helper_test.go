@@ -29,7 +29,7 @@ func mustStartRedis(tb testing.TB, extra ...string) *testRedis {
 	port := freePort(tb)
 	r := &testRedis{addr: "127.0.0.1:" + strconv.Itoa(port)}
 	r.args = append([]string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--enable-debug-command", "local", "--dir", tb.TempDir()}, extra...)
+		"--enable-debug-command", "local", "--repl-diskless-sync-delay", "0", "--dir", tb.TempDir()}, extra...) // replicas sync at once
 	r.start(tb)
 	tb.Cleanup(r.stop)
 	return r

@@ -93,6 +93,14 @@ func TestSentinelFailover(t *testing.T) {
 	if role := tryDo(replica.addr, "ROLE"); role.err != nil {
 		t.Fatalf("ROLE: %v", role.err)
 	}
+	// The new master has no replica yet: it may be one that is about to be
+	// replaced, so the visit after the kill waits in the edge until it has one.
+	time.Sleep(time.Second)
+	if got := tryDo(replica.addr, "HGET", "hits", "tSen001").val; got != "1" {
+		t.Errorf("hits on a master without a replica = %q, want 1 (only the push a replica acknowledged before the kill)", got)
+	}
+	host, port, _ := strings.Cut(replica.addr, ":")
+	mustStartRedis(t, "--replicaof", host, port)
 	mustHits(t, replica.addr, "tSen001", 2) // the visit before the kill and the one after, on the new master
 	if got, want := h.(*Kurz).edge.statistics(time.Now()).MasterChanges, int64(1); got != want {
 		t.Errorf("MasterChanges = %d, want %d: the failover is what the edge's statistics show", got, want)

@@ -22,8 +22,11 @@ import (
 type Cache struct {
 	client  *goredis.Client
 	timeout time.Duration
-	ops     *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	// mustReplicate is set with Sentinels: a master without a replica may be
+	// one that was frozen and replaced, and will drop what it took.
+	mustReplicate bool
+	ops           *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
 }
 
 var _ backend.LinkCache = (*Cache)(nil)
@@ -136,8 +139,9 @@ func Open(redisURL string, sentinel Sentinel, timeout time.Duration, reg prometh
 	}
 	client.AddHook(&breaker{cooldown: time.Second})
 	c := &Cache{
-		client:  client,
-		timeout: timeout,
+		client:        client,
+		timeout:       timeout,
+		mustReplicate: len(sentinel.Addrs) > 0,
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurz_cache_operations_total",
 			Help: "Redis cache operations by operation and result (hit, miss, ok, error).",
@@ -259,7 +263,7 @@ func (c *Cache) replicated(ctx context.Context, write func(p goredis.Pipeliner))
 var ErrNotReplicated = errors.New("redis: applied on the master, not yet on any replica")
 
 // awaitReplica waits, within half the timeout, until a replica has what
-// conn wrote, if the master has replicas (role is its ROLE reply).
+// conn wrote, if the master has replicas or Sentinels (role is its ROLE reply).
 func (c *Cache) awaitReplica(ctx context.Context, conn *goredis.Conn, role *goredis.Cmd) error {
 	reply, err := role.Slice()
 	if err != nil {
@@ -268,7 +272,7 @@ func (c *Cache) awaitReplica(ctx context.Context, conn *goredis.Conn, role *gore
 	if len(reply) < 3 || reply[0] != "master" {
 		return fmt.Errorf("redis: ROLE answered %v, not a master's", reply)
 	}
-	if replicas, _ := reply[2].([]any); len(replicas) == 0 {
+	if replicas, _ := reply[2].([]any); len(replicas) == 0 && !c.mustReplicate {
 		return nil
 	}
 	n, err := conn.Do(ctx, "WAIT", 1, max(int64(c.timeout/2/time.Millisecond), 1)).Int()

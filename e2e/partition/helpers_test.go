@@ -18,6 +18,7 @@ import (
 	"github.com/kurzlink/kurz/internal/netsplit"
 	"github.com/kurzlink/kurz/internal/stack"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -268,4 +269,32 @@ func MustFailoverRedisOf(tb testing.TB, n *netsplit.Network, s *stack.Stack) *go
 	c := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: s.HA.MasterName, SentinelAddrs: addrs, Dialer: n.DialContext})
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// logCountState logs, when the test failed, where counts may be waiting:
+// the pending hash, the batches being folded, the edges' statistics.
+func logCountState(t *testing.T, n *netsplit.Network, s *stack.Stack, db *pgx.Conn, served map[string]int64) {
+	if !t.Failed() {
+		return
+	}
+	rdb := MustFailoverRedisOf(t, n, s)
+	ctx := context.Background()
+	hits, _ := rdb.HGetAll(ctx, link.HitsKey).Result()
+	batches, _ := rdb.Keys(ctx, link.HitsBatchKeyPrefix+"*").Result()
+	stats, _ := rdb.Keys(ctx, "edge:stats:*").Result()
+	for _, k := range stats {
+		v, _ := rdb.Get(ctx, k).Result()
+		t.Logf("%s = %s", k, v)
+	}
+	var codes []string
+	var want, got int64
+	for c := range served {
+		codes = append(codes, c)
+	}
+	now := counts(t, db, codes)
+	for _, c := range codes {
+		want += served[c]
+		got += now[c]
+	}
+	t.Logf("pending hits %d fields, batches %v; counted %d of %d", len(hits), batches, got, want)
 }

@@ -373,26 +373,6 @@ func TestSplitBrainLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 	db := MustPostgres(t, n, s)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		rdb := MustFailoverRedisOf(t, n, s)
-		ctx := context.Background()
-		hits, _ := rdb.HGetAll(ctx, link.HitsKey).Result()
-		batches, _ := rdb.Keys(ctx, link.HitsBatchKeyPrefix+"*").Result()
-		stats, _ := rdb.Keys(ctx, "edge:stats:*").Result()
-		for _, k := range stats {
-			v, _ := rdb.Get(ctx, k).Result()
-			t.Logf("%s = %s", k, v)
-		}
-		var want, got int64
-		now := counts(t, db, codes)
-		for _, c := range codes {
-			want += served[c]
-			got += now[c]
-		}
-		t.Logf("pending hits %d fields, batches %v; counted %d of %d", len(hits), batches, got, want)
-	})
+	t.Cleanup(func() { logCountState(t, n, s, db, served) })
 	mustCounts(t, db, served, 30*time.Second)
 }
