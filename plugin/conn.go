@@ -76,7 +76,7 @@ type redisClient struct {
 	// follower is the client of the same Redis for pushes; it follows the
 	// master switches this one hears of.
 	follower *redisClient
-	replicas bool // the last ROLE this client asked named a replica
+	quorum   link.ReplicaQuorum // the replicas a push must reach
 
 	// The watchdog's view of the batch in flight: its connection, its number
 	// (counted per connection) and when first seen.
@@ -86,7 +86,7 @@ type redisClient struct {
 }
 
 func newRedisClient(o redisOptions) *redisClient {
-	c := &redisClient{opts: o}
+	c := &redisClient{opts: o, quorum: link.ReplicaQuorum{Sentinels: len(o.sentinels) > 0}}
 	c.rtt = make([]int64, len(link.EdgeRTTBounds)+1)
 	c.batch = make([]int64, len(link.EdgeBatchBounds)+1)
 	return c
@@ -293,21 +293,19 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 // again (its batch id makes that add nothing where it arrived).
 var errNotReplicated = errors.New("kurz: push not yet on any replica")
 
-// doReplicated sends a write and, if the master has replicas, waits within
-// half the read timeout until one has it. WAIT counts what this connection
-// wrote, so it needs a connection of its own (it blocks it), and it waits
-// out its timeout when there is no replica, so without Sentinels it is sent
-// only when the last ROLE named one; a write that meets a replica first is
-// sent again. With Sentinels a master without a replica is never trusted: it
-// may be one that was frozen and replaced, and will drop what it took.
+// doReplicated sends a write and waits, within half the read timeout, until
+// as many replicas have it as link.ReplicaQuorum needs. WAIT counts what
+// this connection wrote, so it needs a connection of its own (it blocks it),
+// and it waits out its timeout when too few replicas answer, so it is sent
+// only when the quorum needs a replica; a write that meets a replica the
+// quorum did not know of yet is sent again.
 func (c *redisClient) doReplicated(cmd []string) (*call, error) {
 	cmds := [][]string{cmd, {"ROLE"}}
-	mustReplicate := len(c.opts.sentinels) > 0
 	c.mu.Lock()
-	waited := c.replicas || mustReplicate
+	need := c.quorum.Need()
 	c.mu.Unlock()
-	if waited {
-		cmds = append(cmds, []string{"WAIT", "1", strconv.FormatInt(int64(c.opts.readTimeout/2/time.Millisecond)+1, 10)})
+	if need > 0 {
+		cmds = append(cmds, []string{"WAIT", strconv.Itoa(need), strconv.FormatInt(int64(c.opts.readTimeout/2/time.Millisecond)+1, 10)})
 	}
 	calls, err := c.doAll(cmds)
 	if err != nil {
@@ -316,16 +314,39 @@ func (c *redisClient) doReplicated(cmd []string) (*call, error) {
 	if calls[0].err != nil {
 		return calls[0], calls[0].err
 	}
-	// ROLE's reply flattened: "master", offset, then host, port, offset per replica.
-	role := calls[1].elems
-	replicas := len(role) >= 5 && role[0] == "master"
+	replicas := roleReplicas(calls[1].elems)
 	c.mu.Lock()
-	c.replicas = replicas
+	c.quorum.Saw(replicas, time.Now())
 	c.mu.Unlock()
-	if (replicas || mustReplicate) && (!waited || calls[2].n < 1) {
+	if (need == 0 && replicas > 0) || (need > 0 && calls[2].n < int64(need)) {
 		return calls[0], errNotReplicated
 	}
 	return calls[0], nil
+}
+
+// roleReplicas counts the online replicas in ROLE's reply, flattened:
+// "master", offset, then host, port, offset per replica.
+func roleReplicas(role []string) int {
+	if len(role) < 2 || role[0] != "master" {
+		return 0
+	}
+	return (len(role) - 2) / 3
+}
+
+// watchReplicas asks the master for its replicas between pushes, with
+// Sentinels: an edge that pushed nothing for a while must not take the count
+// it sees after a failover for the master's usual one.
+func (c *redisClient) watchReplicas() {
+	if len(c.opts.sentinels) == 0 {
+		return
+	}
+	cl, err := c.do("ROLE")
+	if err != nil || cl.err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.quorum.Saw(roleReplicas(cl.elems), time.Now())
+	c.mu.Unlock()
 }
 
 // readOnly reports whether a reply says the node became a replica.

@@ -267,6 +267,7 @@ func (e *edge) loop() {
 		e.flush()
 		e.collectVisits()
 		e.flushVisits()
+		e.writer.watchReplicas()
 		if now.Sub(lastPublish) >= link.EdgeStatsEvery {
 			lastPublish = now
 			e.publishStats(now)

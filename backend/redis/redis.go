@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,11 +23,10 @@ import (
 type Cache struct {
 	client  *goredis.Client
 	timeout time.Duration
-	// mustReplicate is set with Sentinels: a master without a replica may be
-	// one that was frozen and replaced, and will drop what it took.
-	mustReplicate bool
-	ops           *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
+	mu      sync.Mutex
+	quorum  link.ReplicaQuorum // the replicas a push or a fold must reach
+	ops     *prometheus.CounterVec
+	latency *prometheus.HistogramVec
 }
 
 var _ backend.LinkCache = (*Cache)(nil)
@@ -139,9 +139,9 @@ func Open(redisURL string, sentinel Sentinel, timeout time.Duration, reg prometh
 	}
 	client.AddHook(&breaker{cooldown: time.Second})
 	c := &Cache{
-		client:        client,
-		timeout:       timeout,
-		mustReplicate: len(sentinel.Addrs) > 0,
+		client:  client,
+		timeout: timeout,
+		quorum:  link.ReplicaQuorum{Sentinels: len(sentinel.Addrs) > 0},
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurz_cache_operations_total",
 			Help: "Redis cache operations by operation and result (hit, miss, ok, error).",
@@ -258,12 +258,39 @@ func (c *Cache) replicated(ctx context.Context, write func(p goredis.Pipeliner))
 	return c.awaitReplica(ctx, conn, role)
 }
 
-// ErrNotReplicated is a write the master applied that no replica has yet:
+// ErrNotReplicated is a write the master applied that too few replicas have yet:
 // a failover now would lose it, so whoever stored it keeps it to apply again.
 var ErrNotReplicated = errors.New("redis: applied on the master, not yet on any replica")
 
-// awaitReplica waits, within half the timeout, until a replica has what
-// conn wrote, if the master has replicas or Sentinels (role is its ROLE reply).
+// WatchReplicas asks the master for its replicas every interval until ctx
+// ends, with Sentinels: a backend that wrote nothing for a while must not
+// take the count it sees after a failover for the master's usual one.
+func (c *Cache) WatchReplicas(ctx context.Context, interval time.Duration) {
+	c.mu.Lock()
+	sentinels := c.quorum.Sentinels
+	c.mu.Unlock()
+	if !sentinels {
+		return
+	}
+	for ctx.Err() == nil {
+		rctx, done := c.begin(ctx, "role")
+		reply, err := c.client.Do(rctx, "ROLE").Slice()
+		done(err, "")
+		if err == nil && len(reply) >= 3 && reply[0] == "master" {
+			replicas, _ := reply[2].([]any)
+			c.mu.Lock()
+			c.quorum.Saw(len(replicas), time.Now())
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+	}
+}
+
+// awaitReplica waits, within half the timeout, until as many replicas have
+// what conn wrote as link.ReplicaQuorum needs (role is the master's ROLE reply).
 func (c *Cache) awaitReplica(ctx context.Context, conn *goredis.Conn, role *goredis.Cmd) error {
 	reply, err := role.Slice()
 	if err != nil {
@@ -272,14 +299,19 @@ func (c *Cache) awaitReplica(ctx context.Context, conn *goredis.Conn, role *gore
 	if len(reply) < 3 || reply[0] != "master" {
 		return fmt.Errorf("redis: ROLE answered %v, not a master's", reply)
 	}
-	if replicas, _ := reply[2].([]any); len(replicas) == 0 && !c.mustReplicate {
+	replicas, _ := reply[2].([]any)
+	c.mu.Lock()
+	c.quorum.Saw(len(replicas), time.Now())
+	need := c.quorum.Need()
+	c.mu.Unlock()
+	if need == 0 {
 		return nil
 	}
-	n, err := conn.Do(ctx, "WAIT", 1, max(int64(c.timeout/2/time.Millisecond), 1)).Int()
+	n, err := conn.Do(ctx, "WAIT", need, max(int64(c.timeout/2/time.Millisecond), 1)).Int()
 	if err != nil {
 		return err
 	}
-	if n < 1 {
+	if n < need {
 		return ErrNotReplicated
 	}
 	return nil

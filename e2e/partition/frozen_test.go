@@ -14,13 +14,14 @@ import (
 // A master frozen longer than Sentinel's down-after-milliseconds (1 s) is
 // replaced while its connections stay open: the pushes and folds queued in
 // them run when it thaws, on a master that is no longer one and drops what
-// it takes once demoted. Every 301 served must still be counted once: with
-// Sentinels no push or fold is trusted to a master without a replica. Each
-// freeze here lasts until the failover is complete (the thaw during the
-// failover is the bound docs/consistency.md names).
+// it takes once demoted. Every 301 served must still be counted once: a push
+// or fold waits for as many replicas as the master had (link.ReplicaQuorum),
+// at least one with Sentinels. The first freezes last until the failover is
+// complete; the others end while it may be under way.
 func TestFrozenMasterReplacedCountsOnce(t *testing.T) {
 	n := testenv.MustNetwork(t)
 	s := testenv.NewHAStack(t, env, testenv.OnNetwork(n))
+	t.Cleanup(func() { keepLogs(t, s.StateDir, "frozen") })
 	c := newClient(n, 30*time.Second)
 	var codes []string
 	for i := 0; i < 20; i++ {
@@ -45,6 +46,20 @@ func TestFrozenMasterReplacedCountsOnce(t *testing.T) {
 			return nil
 		})
 		waitWhole(t, f, frozen)
+		if err := frozen.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		waitWhole(t, f, nil)
+	}
+	// Thawed while Sentinel may be failing it over: one replica promoted, the
+	// other still attached and acknowledging for a moment.
+	for _, freeze := range []time.Duration{1200 * time.Millisecond, 1600 * time.Millisecond, 2000 * time.Millisecond} {
+		time.Sleep(time.Second)
+		frozen := f.master()
+		if err := frozen.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(freeze)
 		if err := frozen.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}

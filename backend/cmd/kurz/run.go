@@ -148,7 +148,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		blocklist.Watch(ctx, 250*time.Millisecond, func(added []string) { links.EnforceBlocklist(ctx, added) })
 	}
 	codeSpace := backend.NewCodeSpace(db, cache, codec, logger)
-	for _, work := range append([]func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run}, analytics...) {
+	watchReplicas := func(ctx context.Context) { cache.WatchReplicas(ctx, 250*time.Millisecond) }
+	for _, work := range append([]func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run, watchReplicas}, analytics...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); work(bgCtx) }()
 	}
