@@ -288,10 +288,10 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 	}
 }
 
-// errNotReplicated is a push the master applied that no replica
+// errNotReplicated is a push the master applied that too few replicas
 // acknowledged in time: a failover now would lose it, so it is kept and sent
 // again (its batch id makes that add nothing where it arrived).
-var errNotReplicated = errors.New("kurz: push not yet on any replica")
+var errNotReplicated = errors.New("kurz: push on too few replicas")
 
 // doReplicated sends a write and waits, within half the read timeout, until
 // as many replicas have it as link.ReplicaQuorum needs. WAIT counts what

@@ -260,7 +260,7 @@ func (c *Cache) replicated(ctx context.Context, write func(p goredis.Pipeliner))
 
 // ErrNotReplicated is a write the master applied that too few replicas have yet:
 // a failover now would lose it, so whoever stored it keeps it to apply again.
-var ErrNotReplicated = errors.New("redis: applied on the master, not yet on any replica")
+var ErrNotReplicated = errors.New("redis: applied on the master, on too few replicas")
 
 // WatchReplicas asks the master for its replicas every interval until ctx
 // ends, with Sentinels: a backend that wrote nothing for a while must not
