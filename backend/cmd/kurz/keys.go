@@ -67,8 +67,8 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return fmt.Errorf("keys create: %s", backend.ErrorMessage(err))
 		}
-		fmt.Fprintf(stdout, "%s\n", key)
-		fmt.Fprintf(stdout, "# %s key %d %q created; store it now, it is not shown again\n", k.Role, k.ID, k.Name)
+		// One write: `| head -1` must not close the pipe between the key and its note (SIGPIPE).
+		fmt.Fprintf(stdout, "%s\n# %s key %d %q created; store it now, it is not shown again\n", key, k.Role, k.ID, k.Name)
 		return nil
 	case "list":
 		keys, err := db.ListKeys(ctx)

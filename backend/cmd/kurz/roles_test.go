@@ -221,6 +221,15 @@ func TestUpgradeMakesExistingKeysAdmins(t *testing.T) {
 			t.Errorf("new key is not an author")
 		}
 	})
+	t.Run("OKKeyAndNoteInOneWrite", func(t *testing.T) { // `| head -1` reads both: no SIGPIPE between them
+		var w countingWriter
+		if err := run(ctx, []string{"kurz", "keys", "create", "--name", "piped"}, env, &w); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := w.writes, 1; got != want {
+			t.Errorf("keys create wrote %d times, want %d", got, want)
+		}
+	})
 	t.Run("ErrDuplicateName", func(t *testing.T) {
 		err := run(ctx, []string{"kurz", "keys", "create", "--name", "new"}, env, &out)
 		if err == nil || !strings.Contains(err.Error(), "named \"new\" already") {
@@ -246,3 +255,8 @@ func TestUpgradeMakesExistingKeysAdmins(t *testing.T) {
 		}
 	})
 }
+
+// countingWriter counts the writes made to it.
+type countingWriter struct{ writes int }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.writes++; return len(p), nil }
