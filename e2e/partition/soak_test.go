@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +66,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	l := newLedger()
-	f := &faults{t: t, n: n, s: s}
+	f := &faults{t: t, n: n, s: s, script: faultScript(t)}
 	stopRedirects := startLoad(6, func(w, i int) {
 		edge := s.Traefiks[w%2]
 		if w%2 == 1 && f.draining.Load() {
@@ -184,18 +185,44 @@ func (w *writer) check(t *testing.T) {
 	})
 }
 
+// faultKinds are the faults the schedule draws from.
+var faultKinds = []string{"backend restart", "traefik restart", "redis pause", "edge cut", "redis failover", "postgres restart"}
+
+// faultScript reads KURZ_SOAK_FAULTS, a comma-separated list of faultKinds
+// injected first, in order: the seed repeats a schedule's draws, not its
+// timing, so a failure's tail may not come back without it.
+func faultScript(tb testing.TB) []string {
+	v := os.Getenv("KURZ_SOAK_FAULTS")
+	if v == "" {
+		return nil
+	}
+	var script []string
+	for _, kind := range strings.Split(v, ",") {
+		kind = strings.TrimSpace(kind)
+		if !slices.Contains(faultKinds, kind) {
+			tb.Fatalf("KURZ_SOAK_FAULTS: %q is none of %s", kind, strings.Join(faultKinds, ", "))
+		}
+		script = append(script, kind)
+	}
+	return script
+}
+
 // faults injects one fault at a time and waits until the stack is whole again.
 type faults struct {
 	t        *testing.T
 	n        *netsplit.Network
 	s        *stack.Stack
 	done     []string
+	script   []string // the faults still to inject in order, from KURZ_SOAK_FAULTS
 	draining atomic.Bool // the second Traefik is being restarted: visitors use the first
 }
 
 func (f *faults) inject(rng *rand.Rand) {
 	t, s := f.t, f.s
-	kind := []string{"backend restart", "traefik restart", "redis pause", "edge cut", "redis failover", "postgres restart"}[rng.Intn(6)]
+	kind := faultKinds[rng.Intn(len(faultKinds))]
+	if len(f.script) > 0 { // KURZ_SOAK_FAULTS: a failure's faults in its order, timing aside
+		kind, f.script = f.script[0], f.script[1:]
+	}
 	f.done = append(f.done, kind+" at "+time.Now().Format("15:04:05.000"))
 	switch kind {
 	case "backend restart":
