@@ -77,6 +77,7 @@ type redisClient struct {
 	// master switches this one hears of.
 	follower *redisClient
 	quorum   link.ReplicaQuorum // the replicas a push must reach
+	pushMu   sync.Mutex         // one pushAll at a time: WAIT covers its connection's writes
 
 	// The watchdog's view of the batch in flight: its connection, its number
 	// (counted per connection) and when first seen.
@@ -262,6 +263,12 @@ func (c *redisClient) do(args ...string) (*call, error) {
 // doAll sends commands in one batch and waits for every reply; a connection
 // that the server closed while idle is dialled again and the batch resent once.
 func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
+	calls, _, err := c.doAllOn(cmds)
+	return calls, err
+}
+
+// doAllOn is doAll, also returning the connection that answered.
+func (c *redisClient) doAllOn(cmds [][]string) ([]*call, *pipe, error) {
 	var buf []byte
 	for _, args := range cmds {
 		buf = appendCommand(buf, args...)
@@ -269,7 +276,7 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 	for attempt := 0; ; attempt++ {
 		p, err := c.pipe()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		calls := make([]*call, len(cmds))
 		for i := range calls {
@@ -284,7 +291,7 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 		if err != nil && attempt == 0 && !isTimeout(err) {
 			continue
 		}
-		return calls, err
+		return calls, p, err
 	}
 }
 
@@ -293,35 +300,81 @@ func (c *redisClient) doAll(cmds [][]string) ([]*call, error) {
 // again (its batch id makes that add nothing where it arrived).
 var errNotReplicated = errors.New("kurz: push on too few replicas")
 
-// doReplicated sends a write and waits, within half the read timeout, until
-// as many replicas have it as link.ReplicaQuorum needs. WAIT counts what
-// this connection wrote, so it needs a connection of its own (it blocks it),
-// and it waits out its timeout when too few replicas answer, so it is sent
-// only when the quorum needs a replica; a write that meets a replica the
-// quorum did not know of yet is sent again.
-func (c *redisClient) doReplicated(cmd []string) (*call, error) {
-	cmds := [][]string{cmd, {"ROLE"}}
+// push is a write kept until as many replicas have it as
+// link.ReplicaQuorum needs: a batch of hits or of visits. Its command adds
+// nothing where it was applied before (its batch id), so it may go again.
+type push struct {
+	cmd []string
+	on  *pipe // the connection that applied it; nil: not known to be applied
+}
+
+// pushAll sends the pushes the current connection has not applied (at most
+// maxSent of them, oldest first), then ROLE
+// and, when the quorum needs replicas, WAIT, which covers whatever that
+// connection wrote before: a push applied but not yet replicated is not sent
+// again while its connection lives, and holds back none after it (a process
+// that exits then has sent everything). done tells which pushes enough
+// replicas have now and replies their answers (nil: not sent this time); err
+// is errNotReplicated when too few have them (all sent are applied on the
+// master), a push's own refusal, or why the round failed. WAIT blocks its
+// connection: pushAll needs a client of its own, and takes one caller at a time.
+func (c *redisClient) pushAll(pushes []*push, maxSent int) (done []bool, replies []*call, err error) {
+	c.pushMu.Lock()
+	defer c.pushMu.Unlock()
 	c.mu.Lock()
+	current := c.p
 	need := c.quorum.Need()
 	c.mu.Unlock()
+	var cmds [][]string
+	var sent []int // indexes into pushes
+	for i, ps := range pushes {
+		if (ps.on == nil || ps.on != current) && len(sent) < maxSent {
+			cmds = append(cmds, ps.cmd)
+			sent = append(sent, i)
+		}
+	}
+	cmds = append(cmds, []string{"ROLE"})
 	if need > 0 {
 		cmds = append(cmds, []string{"WAIT", strconv.Itoa(need), strconv.FormatInt(int64(c.opts.readTimeout/2/time.Millisecond)+1, 10)})
 	}
-	calls, err := c.doAll(cmds)
+	calls, on, err := c.doAllOn(cmds)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if calls[0].err != nil {
-		return calls[0], calls[0].err
+	var refused error
+	replies = make([]*call, len(pushes))
+	for i, j := range sent {
+		replies[j] = calls[i]
+		if calls[i].err == nil {
+			pushes[j].on = on
+		} else if refused == nil {
+			refused = calls[i].err
+		}
 	}
-	replicas := roleReplicas(calls[1].elems)
+	role := calls[len(sent)].elems
+	if len(role) == 0 || role[0] != "master" { // demoted under a connection that only waited: find the new master
+		on.fail(errNotMaster)
+		return nil, nil, errNotMaster
+	}
+	replicas := roleReplicas(role)
 	c.mu.Lock()
 	c.quorum.Saw(replicas, time.Now())
 	c.mu.Unlock()
-	if (need == 0 && replicas > 0) || (need > 0 && calls[2].n < int64(need)) {
-		return calls[0], errNotReplicated
+	replicated := replicas == 0 || need > 0
+	if need > 0 && calls[len(sent)+1].n < int64(need) {
+		replicated = false
 	}
-	return calls[0], nil
+	done = make([]bool, len(pushes))
+	for i, ps := range pushes {
+		done[i] = replicated && ps.on == on
+	}
+	switch {
+	case refused != nil:
+		return done, replies, refused
+	case !replicated: // a replica the quorum did not know of, or too few: sent again
+		return done, replies, errNotReplicated
+	}
+	return done, replies, nil
 }
 
 // roleReplicas counts the online replicas in ROLE's reply, flattened:

@@ -36,7 +36,7 @@ type edge struct {
 
 	mu      sync.Mutex
 	pending map[string]int64 // hits waiting for Redis
-	unacked *hitBatch        // sent, not acknowledged: sent again as it is
+	unacked []*hitBatch      // made, not yet on enough replicas, oldest first: sent again as they are
 	batches int64            // batch ids handed out
 	stats   edgeStats
 
@@ -52,7 +52,12 @@ type hitBatch struct {
 	id     string
 	codes  []string
 	counts []int64
+	write  *push
 }
+
+// maxUnackedBatches bounds the batches of hits kept until enough replicas
+// have them; beyond it new hits wait in pending.
+const maxUnackedBatches = 64
 
 // edgeStats count what the edge did, for its published statistics, tests
 // and logs; hits are counted in the hot cache and added here by collect.
@@ -305,61 +310,77 @@ func (e *edge) collect() {
 }
 
 // flush adds the pending hits to the Redis hash the backends fold into
-// Postgres, a batch at a time; a batch whose reply did not come is sent
-// again with the same id, which the script adds once.
+// Postgres, a batch at a time. A batch stays until enough replicas have it
+// and is sent again with the same id, which the script adds once; one the
+// master applied holds back none made after it.
 func (e *edge) flush() {
 	for {
-		b := e.nextBatch()
-		if b == nil {
+		batches, fresh := e.unackedBatches()
+		if len(batches) == 0 {
 			return
 		}
-		args := make([]string, 0, 5+2*len(b.codes))
-		args = append(args, "EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKey,
-			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id)
-		for i, code := range b.codes {
-			args = append(args, code, strconv.FormatInt(b.counts[i], 10))
+		pushes := make([]*push, len(batches))
+		for i, b := range batches {
+			pushes[i] = b.write
 		}
-		call, err := e.writer.doReplicated(args)
+		done, replies, err := e.writer.pushAll(pushes, len(pushes))
 		e.mu.Lock()
 		e.stats.flushes++
+		for i, b := range batches {
+			if replies != nil && replies[i] != nil && replies[i].err == nil && replies[i].n > 0 {
+				e.stats.replacedFields += replies[i].n
+				logger.Printf("replaced %d malformed fields of %s", replies[i].n, link.HitsKey)
+			}
+			if done != nil && done[i] {
+				e.forgetBatchLocked(b)
+			}
+		}
 		if err != nil {
 			e.stats.flushErrors++
-			e.mu.Unlock()
-			return
-		}
-		if e.unacked == b { // the drain and the loop may both flush: each acknowledges only its own batch
-			e.unacked = nil
-		}
-		if call.n > 0 {
-			e.stats.replacedFields += call.n
-			logger.Printf("replaced %d malformed fields of %s", call.n, link.HitsKey)
 		}
 		e.mu.Unlock()
+		if err != nil && (err != errNotReplicated || !fresh) {
+			return
+		}
 	}
 }
 
-// nextBatch returns the unacknowledged batch, else a new one from pending, else nil.
-func (e *edge) nextBatch() *hitBatch {
+// unackedBatches returns the batches not yet replicated, first making one
+// more from pending if there is room; fresh tells it did.
+func (e *edge) unackedBatches() (batches []*hitBatch, fresh bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.unacked != nil {
-		return e.unacked
+	if len(e.pending) > 0 && len(e.unacked) < maxUnackedBatches {
+		e.batches++
+		b := &hitBatch{id: processID + "-" + strconv.FormatInt(e.batches, 10)}
+		args := []string{"EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKey,
+			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id}
+		for code, n := range e.pending {
+			b.codes = append(b.codes, code)
+			b.counts = append(b.counts, n)
+			args = append(args, code, strconv.FormatInt(n, 10))
+			delete(e.pending, code)
+			if len(b.codes) == link.MaxHitsPerPush {
+				break
+			}
+		}
+		b.write = &push{cmd: args}
+		e.unacked = append(e.unacked, b)
+		fresh = true
 	}
-	if len(e.pending) == 0 {
-		return nil
-	}
-	e.batches++
-	b := &hitBatch{id: processID + "-" + strconv.FormatInt(e.batches, 10)}
-	for code, n := range e.pending {
-		b.codes = append(b.codes, code)
-		b.counts = append(b.counts, n)
-		delete(e.pending, code)
-		if len(b.codes) == link.MaxHitsPerPush {
-			break
+	return append([]*hitBatch(nil), e.unacked...), fresh
+}
+
+// forgetBatchLocked drops b from unacked: enough replicas have it.
+func (e *edge) forgetBatchLocked(b *hitBatch) {
+	for i, u := range e.unacked {
+		if u == b {
+			copy(e.unacked[i:], e.unacked[i+1:])
+			e.unacked[len(e.unacked)-1] = nil
+			e.unacked = e.unacked[:len(e.unacked)-1]
+			return
 		}
 	}
-	e.unacked = b
-	return b
 }
 
 // drainOnSignal waits for SIGTERM or SIGINT, then stops answering redirects

@@ -53,7 +53,11 @@ type visitBatch struct {
 	id     string
 	n      int
 	packed []byte
+	write  *push // made when the batch is sealed
 }
+
+// maxVisitBatchesPerPush bounds the batches one round trip sends.
+const maxVisitBatchesPerPush = 16
 
 // collectVisits packs the hot cache's visits into batches of link.MaxVisitsPerPush.
 func (e *edge) collectVisits() {
@@ -111,7 +115,9 @@ func (e *edge) collectVisits() {
 	}
 }
 
-// flushVisits pushes the queued batches, oldest first, until one fails.
+// flushVisits pushes the queued batches, oldest first, a round trip of
+// maxVisitBatchesPerPush at a time. A batch stays queued until enough
+// replicas have it; one the master applied holds back none after it.
 func (e *edge) flushVisits() {
 	for {
 		e.mu.Lock()
@@ -119,29 +125,52 @@ func (e *edge) flushVisits() {
 			e.mu.Unlock()
 			return
 		}
-		b := e.visitBatches[0]
-		if b == e.filling {
-			e.filling = nil // sealed: a retry sends it as it is
+		e.filling = nil // sealed: a retry sends it as it is
+		batches := append([]*visitBatch(nil), e.visitBatches...)
+		pushes := make([]*push, len(batches))
+		for i, b := range batches {
+			if b.write == nil {
+				b.write = &push{cmd: []string{"EVAL", link.AddVisitsScript, "3",
+					link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey,
+					strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id, strconv.Itoa(link.VisitsStreamCap),
+					strconv.Itoa(b.n), string(b.packed)}}
+			}
+			pushes[i] = b.write
 		}
 		e.mu.Unlock()
-		call, err := e.writer.doReplicated([]string{"EVAL", link.AddVisitsScript, "3",
-			link.VisitsKey, link.VisitsPushedKey, link.VisitsDroppedKey,
-			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id, strconv.Itoa(link.VisitsStreamCap),
-			strconv.Itoa(b.n), string(b.packed)})
+		done, replies, err := e.writer.pushAll(pushes, maxVisitBatchesPerPush)
+		sent := false
 		e.mu.Lock()
+		for i, b := range batches {
+			if replies != nil && replies[i] != nil {
+				sent = true
+				if replies[i].err == nil && replies[i].n == 0 { // only the first push of a batch hears 0; a resend hears -1
+					e.stats.fullStreamVisits += int64(b.n)
+				}
+			}
+			if done != nil && done[i] {
+				e.forgetVisitBatchLocked(b)
+			}
+		}
 		if err != nil {
 			e.stats.flushErrors++
-			e.mu.Unlock()
-			return
-		}
-		if len(e.visitBatches) > 0 && e.visitBatches[0] == b { // the drain and the loop may both push it: one removes it
-			e.visitBatches[0] = nil
-			e.visitBatches = e.visitBatches[1:]
-			e.queuedVisits -= b.n
-		}
-		if call.n == 0 { // only the first push of a batch hears 0; a resend hears -1
-			e.stats.fullStreamVisits += int64(b.n)
 		}
 		e.mu.Unlock()
+		if err != nil && (err != errNotReplicated || !sent) {
+			return
+		}
+	}
+}
+
+// forgetVisitBatchLocked drops b from the queue: enough replicas have it.
+func (e *edge) forgetVisitBatchLocked(b *visitBatch) {
+	for i, q := range e.visitBatches {
+		if q == b {
+			copy(e.visitBatches[i:], e.visitBatches[i+1:])
+			e.visitBatches[len(e.visitBatches)-1] = nil
+			e.visitBatches = e.visitBatches[:len(e.visitBatches)-1]
+			e.queuedVisits -= b.n
+			return
+		}
 	}
 }
