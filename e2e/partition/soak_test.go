@@ -213,7 +213,7 @@ type faults struct {
 	n        *netsplit.Network
 	s        *stack.Stack
 	done     []string
-	script   []string // the faults still to inject in order, from KURZ_SOAK_FAULTS
+	script   []string    // the faults still to inject in order, from KURZ_SOAK_FAULTS
 	draining atomic.Bool // the second Traefik is being restarted: visitors use the first
 }
 
