@@ -63,6 +63,11 @@ func MustStartBackend(tb testing.TB, databaseURL, redisURL string, env map[strin
 	go func() { b.done <- run(ctx, nil, func(k string) string { return vars[k] }, b.logs) }()
 	if err := testenv.WaitTCP(addr, 20*time.Second); err != nil {
 		cancel()
+		select {
+		case runErr := <-b.done: // it refused to start: say why
+			tb.Fatalf("backend did not start: %v\n%s", runErr, b.logs)
+		default:
+		}
 		tb.Fatalf("backend did not start: %v\n%s", err, b.logs)
 	}
 	tb.Cleanup(func() { b.Stop(tb) })
