@@ -23,6 +23,7 @@ type Link struct {
 	Version     int64      // changes with every update; cache fills carry it
 	OwnerKeyID  *int64     // the key it was created with; nil: anonymous
 	Disabled    bool       // switched off by an operator: answers 410
+	Meta
 }
 
 // Invalidation removes a changed or deleted link from the caches: the code's
@@ -61,31 +62,62 @@ type CreateRequest struct {
 	MaxVisits *int64
 	Redirect  int
 	Owner     *int64 // the key creating it; nil: anonymous
+	Meta
 }
 
 // Plain reports whether only a URL was asked for: such links are deduplicated.
 func (r CreateRequest) Plain() bool {
-	return r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0
+	return r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
+		len(r.Tags) == 0 && r.Title == "" && r.ValidSince == nil && !r.Crawlable
 }
 
 // LinkPatch changes some fields of a link; a Set flag tells a field is present
 // (so that null can clear ExpiresAt or MaxVisits).
 type LinkPatch struct {
-	URL          *string
-	SetExpiresAt bool
-	ExpiresAt    *time.Time
-	SetMaxVisits bool
-	MaxVisits    *int64
-	Redirect     *int
-	Disabled     *bool
+	URL           *string
+	SetExpiresAt  bool
+	ExpiresAt     *time.Time
+	SetMaxVisits  bool
+	MaxVisits     *int64
+	Redirect      *int
+	Disabled      *bool
+	Tags          *[]string // replaces every tag; an empty list removes them
+	Title         *string   // "" removes it
+	SetValidSince bool
+	ValidSince    *time.Time
+	Crawlable     *bool
 }
 
-// ListQuery selects a page of links, newest first.
+// ListQuery selects a page of links, newest first or most visited first.
 type ListQuery struct {
-	Cursor string // from the previous page; empty: the first page
-	Limit  int
-	Search string // substring of the target URL
-	Owner  *int64 // only links of this key; nil: every link
+	Cursor        string // from the previous page; empty: the first page
+	Limit         int
+	Search        string // substring of the target URL, title, code or a tag
+	Owner         *int64 // only links of this key; nil: every link
+	Tags          []string
+	AllTags       bool       // every one of Tags, not any
+	CreatedAfter  *time.Time // created at or after
+	CreatedBefore *time.Time // created before
+	Order         ListOrder
+}
+
+// ListOrder is the order of a list of links.
+type ListOrder string
+
+const (
+	OrderNewest      ListOrder = "newest" // by creation, the default
+	OrderMostVisited ListOrder = "visits" // by access_count; a page may shift while counts grow
+)
+
+// ParseListOrder reads order= ("" is OrderNewest).
+func ParseListOrder(v string) (ListOrder, error) {
+	switch ListOrder(v) {
+	case "", OrderNewest:
+		return OrderNewest, nil
+	case OrderMostVisited:
+		return OrderMostVisited, nil
+	}
+	return "", Errorf(EINVALID, "order must be %s or %s", OrderNewest, OrderMostVisited)
 }
 
 // APIKey is a management key; only its SHA-256 hash is stored.
@@ -117,6 +149,8 @@ type LinkStore interface {
 	// it returns the target, or EGONE when the link is expired or used up.
 	Visit(ctx context.Context, code string) (string, error)
 	ListLinks(ctx context.Context, q ListQuery) ([]Link, string, error)
+	// CrawlableCodes returns up to limit codes of crawlable links, in code order.
+	CrawlableCodes(ctx context.Context, limit int) ([]string, error)
 	// UpdateLink applies p and stores the invalidation of the old entries in
 	// the same transaction. Any change takes the link out of deduplication.
 	// With owner set, a link of another owner is ENOTFOUND.

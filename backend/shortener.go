@@ -50,8 +50,15 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if err := s.validateOptions(req); err != nil {
 		return Link{}, false, err
 	}
+	meta, err := req.Meta.normalized()
+	if err != nil {
+		return Link{}, false, err
+	}
 	l := Link{URL: normalized, URLHash: HashURL(normalized), Dedup: req.Plain(),
-		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect, OwnerKeyID: req.Owner}
+		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect, OwnerKeyID: req.Owner, Meta: meta}
+	if err := l.CheckWindow(); err != nil {
+		return Link{}, false, err
+	}
 	if l.Dedup {
 		if code, err := s.cache.CodeForHash(ctx, l.URLHash); err != nil {
 			s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
@@ -195,7 +202,7 @@ func (s *Shortener) giveBackID(id int64) {
 // when each visit must be checked (a visit limit, or a status of its own),
 // else until it expires, at most a day.
 func (s *Shortener) cacheTTL(l Link) time.Duration {
-	if l.Disabled || l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) || s.policy.blocked(l.URL) != nil {
+	if l.Disabled || l.MaxVisits != nil || (l.Redirect != 0 && l.Redirect != s.redirect) || l.NotYetValid(s.now()) || s.policy.blocked(l.URL) != nil {
 		return 0
 	}
 	ttl := link.CodeTTL
@@ -258,6 +265,9 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 		stale = false
 	}
 	status := s.statusOf(l)
+	if l.NotYetValid(s.now()) { // as if it did not exist yet, as Shlink answers
+		return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
+	}
 	if l.Disabled || l.Expired(s.now()) {
 		return "", 0, l.Gone(s.now())
 	}
@@ -306,6 +316,9 @@ func noLink(err error) error {
 // Lookup checks that code names a live link, without counting a visit.
 func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
 	l, err := s.Get(ctx, system, code)
+	if err == nil && l.NotYetValid(s.now()) {
+		err = Errorf(ENOTFOUND, link.NotFoundMessage)
+	}
 	if err == nil {
 		err = l.Gone(s.now())
 	}
@@ -339,7 +352,21 @@ func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link,
 	if len(q.Search) > 2048 || !utf8.ValidString(q.Search) || strings.ContainsRune(q.Search, 0) {
 		return nil, "", Errorf(EINVALID, "q must be text of at most 2048 bytes, without NUL characters")
 	}
+	tags, err := NormalizeTags(q.Tags)
+	if err != nil {
+		return nil, "", Wrap(EINVALID, err, ErrorMessage(err))
+	}
+	q.Tags = tags
 	return s.store.ListLinks(ctx, q)
+}
+
+// MaxCrawlable bounds the codes /robots.txt allows: crawlers read at most
+// about 500 KiB of it.
+const MaxCrawlable = 20000
+
+// Crawlable returns the codes of the links crawlers may follow.
+func (s *Shortener) Crawlable(ctx context.Context) ([]string, error) {
+	return s.store.CrawlableCodes(ctx, MaxCrawlable)
 }
 
 // Update changes a link; its old cache entries are gone when it returns, or,
@@ -357,6 +384,20 @@ func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p Link
 	}
 	if err := s.validateOptions(CreateRequest{ExpiresAt: p.ExpiresAt, MaxVisits: p.MaxVisits, Redirect: deref(p.Redirect)}); err != nil {
 		return Link{}, err
+	}
+	if p.Tags != nil {
+		tags, err := NormalizeTags(*p.Tags)
+		if err != nil {
+			return Link{}, err
+		}
+		p.Tags = &tags
+	}
+	if p.Title != nil {
+		title, err := NormalizeTitle(*p.Title)
+		if err != nil {
+			return Link{}, err
+		}
+		p.Title = &title
 	}
 	after, inv, err := s.store.UpdateLink(ctx, code, actor.Scope(), p)
 	if err != nil {

@@ -13,11 +13,15 @@ import (
 )
 
 type shortenRequest struct {
-	URL       *string `json:"url"`
-	Alias     string  `json:"alias"`
-	ExpiresAt *string `json:"expires_at"`
-	MaxVisits *int64  `json:"max_visits"`
-	Redirect  int     `json:"redirect"`
+	URL        *string  `json:"url"`
+	Alias      string   `json:"alias"`
+	ExpiresAt  *string  `json:"expires_at"`
+	MaxVisits  *int64   `json:"max_visits"`
+	Redirect   int      `json:"redirect"`
+	Tags       []string `json:"tags"`
+	Title      string   `json:"title"`
+	ValidSince *string  `json:"valid_since"`
+	Crawlable  bool     `json:"crawlable"`
 }
 
 func (s *server) handleShorten() http.HandlerFunc {
@@ -36,7 +40,13 @@ func (s *server) handleShorten() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		creq := backend.CreateRequest{URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect}
+		since, err := parseTime("valid_since", req.ValidSince)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		creq := backend.CreateRequest{URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect,
+			Meta: backend.Meta{Tags: req.Tags, Title: req.Title, ValidSince: since, Crawlable: req.Crawlable}}
 		if actor := actorOf(r); actor != backend.Anonymous {
 			creq.Owner = &actor.KeyID
 		}
@@ -84,6 +94,27 @@ func (s *server) handleCode() http.Handler {
 			notFound.ServeHTTP(w, r)
 		}
 	})
+}
+
+// handleRobots lets crawlers follow the crawlable links and nothing else
+// (Shlink's robots.txt: the others would spend a visit, and a count).
+func (s *server) handleRobots() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		codes, err := s.links.Crawlable(r.Context())
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		var b strings.Builder
+		b.WriteString("# Only short links marked crawlable may be followed.\n\nUser-agent: *\n")
+		for _, code := range codes {
+			b.WriteString("Allow: /" + code + "\n")
+		}
+		b.WriteString("Disallow: /\n")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		io.WriteString(w, b.String())
+	}
 }
 
 // getOrHead answers 405 to other methods and reports whether to go on.

@@ -26,11 +26,16 @@ type linkJSON struct {
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 	AccessCount *int64     `json:"access_count,omitempty"`
 	Disabled    bool       `json:"disabled,omitempty"`
+	Tags        []string   `json:"tags,omitempty"`
+	Title       string     `json:"title,omitempty"`
+	ValidSince  *time.Time `json:"valid_since,omitempty"`
+	Crawlable   bool       `json:"crawlable,omitempty"`
 }
 
 func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
 	j := linkJSON{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL,
-		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect, Disabled: l.Disabled}
+		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect, Disabled: l.Disabled,
+		Tags: l.Tags, Title: l.Title, ValidSince: l.ValidSince, Crawlable: l.Crawlable}
 	if full {
 		j.CreatedAt, j.UpdatedAt, j.AccessCount = &l.CreatedAt, &l.UpdatedAt, &l.AccessCount
 		if j.Redirect == 0 {
@@ -110,7 +115,13 @@ func (s *server) handleListLinks() http.HandlerFunc {
 			}
 			limit = n
 		}
-		links, next, err := s.links.List(r.Context(), actorOf(r), backend.ListQuery{Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q")})
+		lq, err := parseListQuery(q)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		lq.Limit = limit
+		links, next, err := s.links.List(r.Context(), actorOf(r), lq)
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -121,6 +132,53 @@ func (s *server) handleListLinks() http.HandlerFunc {
 		}
 		s.respond(w, http.StatusOK, res)
 	}
+}
+
+// parseListQuery reads cursor, q, tag (repeated, or comma-separated tags),
+// tags_mode (any or all), created_after, created_before and order.
+func parseListQuery(v url.Values) (backend.ListQuery, error) {
+	q := backend.ListQuery{Cursor: v.Get("cursor"), Search: v.Get("q")}
+	for _, t := range v["tag"] {
+		q.Tags = append(q.Tags, t)
+	}
+	for _, list := range v["tags"] {
+		q.Tags = append(q.Tags, strings.Split(list, ",")...)
+	}
+	switch v.Get("tags_mode") {
+	case "", "any":
+	case "all":
+		q.AllTags = true
+	default:
+		return q, backend.Errorf(backend.EINVALID, "tags_mode must be any or all")
+	}
+	for _, f := range []struct {
+		name string
+		to   **time.Time
+	}{{"created_after", &q.CreatedAfter}, {"created_before", &q.CreatedBefore}} {
+		t, err := parseTimeOrDate(f.name, v.Get(f.name))
+		if err != nil {
+			return q, err
+		}
+		*f.to = t
+	}
+	var err error
+	q.Order, err = backend.ParseListOrder(v.Get("order"))
+	return q, err
+}
+
+// parseTimeOrDate reads an optional RFC 3339 time or YYYY-MM-DD date (midnight UTC).
+func parseTimeOrDate(name, raw string) (*time.Time, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		t, err = time.Parse(time.DateOnly, raw)
+	}
+	if err != nil {
+		return nil, backend.Errorf(backend.EINVALID, "%s must be a time (RFC 3339) or a date (YYYY-MM-DD)", name)
+	}
+	return &t, nil
 }
 
 func (s *server) handleGetLink() http.HandlerFunc {
@@ -135,7 +193,8 @@ func (s *server) handleGetLink() http.HandlerFunc {
 }
 
 // patchFields are the fields PATCH accepts; null clears expires_at and max_visits.
-var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true, "disabled": true}
+var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true, "disabled": true,
+	"tags": true, "title": true, "valid_since": true, "crawlable": true}
 
 func (s *server) handlePatchLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +220,7 @@ func (s *server) handlePatchLink() http.HandlerFunc {
 func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 	var p backend.LinkPatch
 	if len(fields) == 0 {
-		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits, redirect or disabled")
+		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits, redirect, disabled, tags, title, valid_since or crawlable")
 	}
 	for name, raw := range fields {
 		if !patchFields[name] {
@@ -198,6 +257,35 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 				return p, backend.Errorf(backend.EINVALID, `field "disabled" must be true or false`)
 			}
 			err = json.Unmarshal(raw, &p.Disabled)
+		case "tags": // null removes them, as [] does
+			var tags []string
+			if err = json.Unmarshal(raw, &tags); err == nil {
+				p.Tags = &tags
+			}
+		case "title": // null removes it, as "" does
+			var title *string
+			if err = json.Unmarshal(raw, &title); err == nil {
+				p.Title = new(string)
+				if title != nil {
+					*p.Title = *title
+				}
+			}
+		case "valid_since":
+			p.SetValidSince = true
+			var v *string
+			if err = json.Unmarshal(raw, &v); err == nil && v != nil && *v == "" {
+				v = nil // "" clears it, as null does
+			}
+			if err == nil {
+				if p.ValidSince, err = parseTime("valid_since", v); err != nil {
+					return p, err
+				}
+			}
+		case "crawlable":
+			if isNull {
+				return p, backend.Errorf(backend.EINVALID, `field "crawlable" must be true or false`)
+			}
+			err = json.Unmarshal(raw, &p.Crawlable)
 		case "redirect":
 			err = json.Unmarshal(raw, &p.Redirect)
 			if isNull {
@@ -253,18 +341,13 @@ func parseStatsQuery(v url.Values) (backend.StatsQuery, error) {
 		name string
 		to   *time.Time
 	}{{"from", &q.From}, {"to", &q.To}} {
-		raw := v.Get(f.name)
-		if raw == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, raw)
+		t, err := parseTimeOrDate(f.name, v.Get(f.name))
 		if err != nil {
-			t, err = time.Parse(time.DateOnly, raw)
+			return q, err
 		}
-		if err != nil {
-			return q, backend.Errorf(backend.EINVALID, "%s must be a time (RFC 3339) or a date (YYYY-MM-DD)", f.name)
+		if t != nil {
+			*f.to = *t
 		}
-		*f.to = t
 	}
 	return q, nil
 }

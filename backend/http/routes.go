@@ -40,6 +40,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodHead, "/health/live", s.instrument("live", s.handleLive()))
 	r.Handler(http.MethodGet, "/health/ready", s.instrument("ready", s.handleReady()))
 	r.Handler(http.MethodHead, "/health/ready", s.instrument("ready", s.handleReady()))
+	r.Handler(http.MethodGet, "/robots.txt", s.instrument("robots", s.handleRobots()))
+	r.Handler(http.MethodHead, "/robots.txt", s.instrument("robots", s.handleRobots()))
 	r.Handler(http.MethodGet, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodHead, "/", s.instrument("page", s.handleHome()))
 	r.Handler(http.MethodGet, "/manage", s.instrument("page", s.handleManage()))

@@ -24,6 +24,7 @@ type Links interface {
 	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
 	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)
 	Delete(ctx context.Context, actor backend.Actor, code string) error
+	Crawlable(ctx context.Context) ([]string, error)                                                          // the codes crawlers may follow, for /robots.txt
 	Stats(ctx context.Context, actor backend.Actor, code string, q backend.StatsQuery) (backend.Stats, error) // code "": every link
 	Health(ctx context.Context) error
 	Ready(ctx context.Context) error

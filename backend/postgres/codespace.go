@@ -17,7 +17,7 @@ import (
 func (db *DB) CreateAlias(ctx context.Context, l backend.Link) (out backend.Link, inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "create_alias")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if out, err = scanLink(tx.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID)); err != nil {
+		if out, err = scanLink(tx.QueryRow(ctx, createSQL, createArgs(l)...)); err != nil {
 			return err
 		}
 		if _, err = tx.Exec(ctx, `INSERT INTO edge_aliases (code) VALUES ($1) ON CONFLICT DO NOTHING`, out.Code); err != nil {

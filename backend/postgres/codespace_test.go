@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
@@ -81,12 +83,20 @@ func TestClaimCodeSpace(t *testing.T) {
 		}
 	})
 	t.Run("OKUpgradeListsAliasesOfOtherLengths", func(t *testing.T) {
-		db := MustOpen(t, testenv.SharedPostgres(t).NewDatabase(t))
+		url := testenv.SharedPostgres(t).NewDatabase(t)
+		db := MustOpen(t, url)
 		if err := db.MigrateTo(ctx, 10); err != nil {
 			t.Fatal(err)
 		}
-		MustCreate(t, db, 1, "myAlias", false)
-		MustCreate(t, db, 2, "an-older-alias", false)
+		conn, err := pgx.Connect(ctx, url) // that release's rows, written as its schema wants them
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup)
+			VALUES (1, 'myAlias', 'https://example.com/1', sha256('1'), false), (2, 'an-older-alias', 'https://example.com/2', sha256('2'), false)`); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}

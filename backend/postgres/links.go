@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +14,18 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled, tags, coalesce(title, ''), valid_since, crawlable`
 
-func scanLink(row pgx.Row) (backend.Link, error) {
+// scanLink scans linkColumns, then extra.
+func scanLink(row pgx.Row, extra ...any) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
-	err := row.Scan(&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits, &redirect, &l.Version, &l.OwnerKeyID, &l.Disabled)
+	err := row.Scan(append([]any{&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits,
+		&redirect, &l.Version, &l.OwnerKeyID, &l.Disabled, &l.Tags, &l.Title, &l.ValidSince, &l.Crawlable}, extra...)...)
 	l.Redirect = int(redirect)
+	if len(l.Tags) == 0 {
+		l.Tags = nil
+	}
 	return l, err
 }
 
@@ -41,22 +45,28 @@ SELECT ` + linkColumns + `, false FROM url_mappings WHERE url_hash = $4 AND dedu
 LIMIT 1`
 
 const createSQL = `
-INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id)
-VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8)
+INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id, tags, title, valid_since, crawlable)
+VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8, $9, nullif($10, ''), $11, $12)
 RETURNING ` + linkColumns
+
+// createArgs are createSQL's arguments for l.
+func createArgs(l backend.Link) []any {
+	tags := l.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return []any{l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID, tags, l.Title, l.ValidSince, l.Crawlable}
+}
 
 func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
 	ctx, done := db.begin(ctx, "create_link")
 	if !l.Dedup {
-		out, err := scanLink(db.pool.QueryRow(ctx, createSQL, l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID))
+		out, err := scanLink(db.pool.QueryRow(ctx, createSQL, createArgs(l)...))
 		return out, err == nil, done(err)
 	}
 	for attempt := 0; ; attempt++ {
-		var out backend.Link
 		var created bool
-		var redirect int16
-		err := db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID).Scan(&out.ID, &out.Code, &out.URL, &out.URLHash,
-			&out.Dedup, &out.CreatedAt, &out.UpdatedAt, &out.AccessCount, &out.ExpiresAt, &out.MaxVisits, &redirect, &out.Version, &out.OwnerKeyID, &out.Disabled, &created)
+		out, err := scanLink(db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID), &created)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
 			continue
 		}
@@ -112,32 +122,56 @@ func (db *DB) Visit(ctx context.Context, code string) (string, error) {
 	return url, done(err)
 }
 
-// ListLinks pages by (created_at, id), newest first; the cursor encodes the last row's pair.
+// ListLinks pages by (created_at, id), newest first, or by (access_count,
+// id), most visited first; the cursor encodes the last row's pair.
 func (db *DB) ListLinks(ctx context.Context, q backend.ListQuery) ([]backend.Link, string, error) {
-	after, afterID, err := decodeCursor(q.Cursor)
+	after, err := decodeCursor(q.Cursor, q.Order)
 	if err != nil {
 		return nil, "", err
 	}
 	if db.replica != nil {
-		links, next, err := db.listLinks(ctx, db.replica, q, after, afterID)
+		links, next, err := db.listLinks(ctx, db.replica, q, after)
 		if err == nil {
 			db.reads.WithLabelValues("replica").Inc()
 			return links, next, nil
 		}
 	}
 	db.reads.WithLabelValues("primary").Inc()
-	return db.listLinks(ctx, db.pool, q, after, afterID)
+	return db.listLinks(ctx, db.pool, q, after)
 }
 
-func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQuery, after *time.Time, afterID int64) ([]backend.Link, string, error) {
+func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQuery, after *cursor) ([]backend.Link, string, error) {
 	ctx, done := db.begin(ctx, "list_links")
+	order := `created_at DESC, id DESC`
+	if q.Order == backend.OrderMostVisited {
+		order = `access_count DESC, id DESC`
+	}
+	var afterTime *time.Time // one of the two keysets, by the order
+	var afterCount *int64
+	var afterID int64
+	switch {
+	case after == nil:
+	case q.Order == backend.OrderMostVisited:
+		afterCount, afterID = &after.count, after.id
+	default:
+		afterTime, afterID = &after.time, after.id
+	}
+	tags := q.Tags
+	if tags == nil {
+		tags = []string{}
+	}
 	rows, err := pool.Query(ctx, `
 		SELECT `+linkColumns+` FROM url_mappings
 		WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2))
-		  AND ($3 = '' OR original_url ILIKE '%' || $3 || '%' ESCAPE '\')
-		  AND ($5::bigint IS NULL OR owner_key_id = $5)
-		ORDER BY created_at DESC, id DESC
-		LIMIT $4`, after, afterID, escapeLike(q.Search), q.Limit+1, q.Owner)
+		  AND ($3::bigint IS NULL OR (access_count, id) < ($3, $2))
+		  AND ($4 = '' OR original_url ILIKE '%' || $4 || '%' ESCAPE '\' OR title ILIKE '%' || $4 || '%' ESCAPE '\'
+		       OR short_code ILIKE '%' || $4 || '%' ESCAPE '\' OR array_to_string(tags, ',') ILIKE '%' || $4 || '%' ESCAPE '\')
+		  AND ($6::bigint IS NULL OR owner_key_id = $6)
+		  AND (cardinality($7::text[]) = 0 OR (CASE WHEN $8 THEN tags @> $7 ELSE tags && $7 END))
+		  AND ($9::timestamptz IS NULL OR created_at >= $9)
+		  AND ($10::timestamptz IS NULL OR created_at < $10)
+		ORDER BY `+order+`
+		LIMIT $5`, afterTime, afterID, afterCount, escapeLike(q.Search), q.Limit+1, q.Owner, tags, q.AllTags, q.CreatedAfter, q.CreatedBefore)
 	if err != nil {
 		return nil, "", done(err)
 	}
@@ -149,9 +183,20 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 	if len(links) > q.Limit {
 		links = links[:q.Limit]
 		last := links[len(links)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
+		next = encodeCursor(cursor{time: last.CreatedAt, count: last.AccessCount, id: last.ID}, q.Order)
 	}
 	return links, next, done(nil)
+}
+
+func (db *DB) CrawlableCodes(ctx context.Context, limit int) ([]string, error) {
+	ctx, done := db.begin(ctx, "crawlable_codes")
+	pool := db.pool
+	if db.replica != nil {
+		pool = db.replica
+	}
+	rows, _ := pool.Query(ctx, `SELECT short_code FROM url_mappings WHERE crawlable ORDER BY short_code LIMIT $1`, limit)
+	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return codes, done(err)
 }
 
 // ownedBy limits a statement on short_code = $1 to the links of owner $2 (NULL: any).
@@ -181,12 +226,32 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 		if p.Disabled != nil {
 			after.Disabled = *p.Disabled
 		}
+		if p.Tags != nil {
+			after.Tags = *p.Tags
+		}
+		if p.Title != nil {
+			after.Title = *p.Title
+		}
+		if p.SetValidSince {
+			after.ValidSince = p.ValidSince
+		}
+		if p.Crawlable != nil {
+			after.Crawlable = *p.Crawlable
+		}
+		if err := after.CheckWindow(); err != nil {
+			return err
+		}
+		tags := after.Tags
+		if tags == nil {
+			tags = []string{}
+		}
 		after, err = scanLink(tx.QueryRow(ctx, `
 			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
-			       max_visits = $6, redirect_status = nullif($7, 0), disabled = $8, updated_at = now(),
-			       version = nextval('url_mappings_version_seq')
+			       max_visits = $6, redirect_status = nullif($7, 0), disabled = $8, tags = $9, title = nullif($10, ''),
+			       valid_since = $11, crawlable = $12, updated_at = now(), version = nextval('url_mappings_version_seq')
 			WHERE short_code = $1 RETURNING `+linkColumns,
-			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled))
+			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled,
+			tags, after.Title, after.ValidSince, after.Crawlable))
 		if err != nil {
 			return err
 		}
@@ -273,27 +338,46 @@ func (db *DB) DeleteInvalidations(ctx context.Context, ids []int64) error {
 	return done(err)
 }
 
-func encodeCursor(t time.Time, id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d", t.UnixMicro(), id)))
+// cursor is the sort key of the last row of a page.
+type cursor struct {
+	time  time.Time // newest first
+	count int64     // most visited first
+	id    int64
 }
 
-func decodeCursor(c string) (*time.Time, int64, error) {
-	if c == "" {
-		return nil, 0, nil
+// encodeCursor writes c for order: "{micros}.{id}" by date (the format of
+// earlier releases), "v{count}.{id}" by visits.
+func encodeCursor(c cursor, order backend.ListOrder) string {
+	key := strconv.FormatInt(c.time.UnixMicro(), 10)
+	if order == backend.OrderMostVisited {
+		key = "v" + strconv.FormatInt(c.count, 10)
 	}
-	bad := backend.Errorf(backend.EINVALID, "cursor is not one this server gave")
+	return base64.RawURLEncoding.EncodeToString([]byte(key + "." + strconv.FormatInt(c.id, 10)))
+}
+
+func decodeCursor(c string, order backend.ListOrder) (*cursor, error) {
+	if c == "" {
+		return nil, nil
+	}
+	bad := backend.Errorf(backend.EINVALID, "cursor is not one this server gave for this order")
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, 0, bad
+		return nil, bad
 	}
-	micros, id, ok := strings.Cut(string(b), ".")
-	m, err1 := strconv.ParseInt(micros, 10, 64)
+	key, id, ok := strings.Cut(string(b), ".")
+	byVisits := strings.HasPrefix(key, "v")
+	if byVisits != (order == backend.OrderMostVisited) {
+		return nil, bad
+	}
+	k, err1 := strconv.ParseInt(strings.TrimPrefix(key, "v"), 10, 64)
 	n, err2 := strconv.ParseInt(id, 10, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return nil, 0, bad
+		return nil, bad
 	}
-	t := time.UnixMicro(m)
-	return &t, n, nil
+	if byVisits {
+		return &cursor{count: k, id: n}, nil
+	}
+	return &cursor{time: time.UnixMicro(k), id: n}, nil
 }
 
 func escapeLike(s string) string {
