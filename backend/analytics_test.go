@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 		os       string
 	}{
 		{"ChromeDesktop", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", false, "desktop", "Chrome", "Windows"},
-		{"SafariIPhone", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", false, "mobile", "Safari", "iPhone OS"},
+		{"SafariIPhone", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", false, "mobile", "Safari", "iOS"},
 		{"SafariIPad", "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", false, "tablet", "Safari", "iPadOS"},
 		{"ChromeAndroid", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36", false, "mobile", "Chrome", "Android"},
 		{"FirefoxLinux", "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", false, "desktop", "Firefox", "Linux"},
@@ -35,6 +35,7 @@ func TestClassify(t *testing.T) {
 		{"X", "Twitterbot/1.0", true, "bot", "", ""},
 		{"Facebook", "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true, "bot", "", ""},
 		{"LinkedIn", "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", true, "bot", "", ""},
+		{"SafariMac", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15", false, "desktop", "Safari", "macOS"},
 		{"IMessage", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0", true, "bot", "", ""},
 		{"Curl", "curl/8.5.0", true, "bot", "", ""},
 		{"NoUserAgent", "", true, "bot", "", ""},

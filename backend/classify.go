@@ -91,7 +91,7 @@ func (m *memo[V]) get(key string, f func(string) V) V {
 func parseAgent(s string) agent {
 	ua := useragent.New(s)
 	browser, _ := ua.Browser()
-	a := agent{browser: orUnknown(browser), os: orUnknown(ua.OSInfo().Name)}
+	a := agent{browser: orUnknown(browser), os: osName(ua.OSInfo().Name)}
 	switch {
 	case strings.TrimSpace(s) == "" || ua.Bot() || crawlerdetect.IsCrawler(s):
 		a.bot, a.device = true, "bot"
@@ -112,6 +112,18 @@ func parseAgent(s string) agent {
 		a.device = "desktop"
 	}
 	return a
+}
+
+// osNames are the systems' names as people know them, for the parser's
+// older ones; migration 013 folds roll-ups made with those to these.
+var osNames = map[string]string{"iPhone OS": "iOS", "Mac OS X": "macOS", "CrOS": "ChromeOS", "Chrome OS": "ChromeOS"}
+
+func osName(s string) string {
+	s = orUnknown(s)
+	if name, ok := osNames[s]; ok {
+		return name
+	}
+	return s
 }
 
 func orUnknown(s string) string {

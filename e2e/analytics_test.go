@@ -117,7 +117,7 @@ func TestVisitAnalyticsThroughTraefik(t *testing.T) {
 			}{
 				{"referrers", map[string]int{"news.ycombinator.com": 3 + extra, "t.co": 2, "direct": 2}},
 				{"browsers", map[string]int{"Chrome": 3 + extra, "Safari": 2, "Slackbot-LinkExpanding": 2}},
-				{"os", map[string]int{"Windows": 3 + extra, "iPhone OS": 2, "unknown": 2}},
+				{"os", map[string]int{"Windows": 3 + extra, "iOS": 2, "unknown": 2}},
 				{"devices", map[string]int{"desktop": 3 + extra, "mobile": 2, "bot": 2}},
 				{"countries", map[string]int{us: 3 + extra, nl: 2, "unknown": 2}},
 			}

@@ -209,3 +209,35 @@ func TestUpgradeGivesOldLinksNoMeta(t *testing.T) {
 		}
 	}
 }
+
+// Roll-ups filed under the parser's old system names are folded into the
+// names people look for, added to any filed under the new one already.
+func TestUpgradeFoldsOSNames(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.MigrateTo(ctx, 12); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, url, `INSERT INTO visit_stats (code, dim, hour, value, visits) VALUES
+		('*', 'os', '2026-12-01T10:00:00Z', 'iPhone OS', 3), ('*', 'os', '2026-12-01T10:00:00Z', 'iOS', 2),
+		('*', 'os', '2026-12-01T11:00:00Z', 'Mac OS X', 4), ('*', 'browser', '2026-12-01T10:00:00Z', 'Mac OS X', 1)`)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		value string
+		want  int64
+	}{{"iOS", 5}, {"macOS", 4}, {"iPhone OS", 0}, {"Mac OS X", 0}} {
+		if got := MustQueryInt(t, url, `SELECT coalesce(sum(visits), 0) FROM visit_stats WHERE dim = 'os' AND value = $1`, tc.value); got != tc.want {
+			t.Errorf("os %q after the upgrade: %d visits, want %d", tc.value, got, tc.want)
+		}
+	}
+	if got := MustQueryInt(t, url, `SELECT visits FROM visit_stats WHERE dim = 'browser'`); got != 1 {
+		t.Errorf("a browser roll-up changed: %d, want 1", got)
+	}
+}
