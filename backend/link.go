@@ -68,7 +68,7 @@ type CreateRequest struct {
 // Plain reports whether only a URL was asked for: such links are deduplicated.
 func (r CreateRequest) Plain() bool {
 	return r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
-		len(r.Tags) == 0 && r.Title == "" && r.ValidSince == nil && !r.Crawlable
+		len(r.Tags) == 0 && r.Title == "" && r.ValidSince == nil && !r.Crawlable && !r.ForwardQuery
 }
 
 // LinkPatch changes some fields of a link; a Set flag tells a field is present
@@ -86,6 +86,7 @@ type LinkPatch struct {
 	SetValidSince bool
 	ValidSince    *time.Time
 	Crawlable     *bool
+	ForwardQuery  *bool
 }
 
 // ListQuery selects a page of links, newest first or most visited first.

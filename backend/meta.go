@@ -23,6 +23,8 @@ type Meta struct {
 	Title      string     // "": none
 	ValidSince *time.Time // nil: from its creation
 	Crawlable  bool       // listed as Allow in /robots.txt
+	// ForwardQuery appends a visitor's query string to the target (link.ForwardQuery).
+	ForwardQuery bool
 }
 
 // NormalizeTags trims and lowercases each tag and writes inner spaces as

@@ -227,15 +227,17 @@ func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) bool {
 	return filled
 }
 
-// Resolve returns the target and redirect status of code and counts the visit.
-func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, error) {
+// Resolve returns the target and redirect status of code and counts the
+// visit; a link that forwards query strings gets the visitor's rawQuery.
+func (s *Shortener) Resolve(ctx context.Context, code, rawQuery string) (string, int, error) {
 	if !link.IsAlias(code) {
 		return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
-	url, err := s.cache.URL(ctx, code)
+	cached, err := s.cache.URL(ctx, code)
 	if err != nil {
 		s.logger.Warn("redis lookup failed, using postgres", "err", err)
 	}
+	url, forward := link.ParseCachedTarget(cached)
 	if url != "" && !link.IsSafeTarget(url) { // the edge's own check: a bad value is a miss, repaired below
 		s.logger.Warn("refusing an unsafe cached target, using postgres", "code", code, "bytes", len(url))
 		url = ""
@@ -245,7 +247,7 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 			return "", 0, err
 		}
 		s.hits.Record(code)
-		return url, s.redirect, nil
+		return forwarded(url, forward, rawQuery), s.redirect, nil
 	}
 	if len(code) != link.CodeLength && err == nil { // a storm of such paths must not reach Postgres
 		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted {
@@ -276,13 +278,21 @@ func (s *Shortener) Resolve(ctx context.Context, code string) (string, int, erro
 	}
 	if l.MaxVisits != nil {
 		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
-		return url, status, noLink(err)
+		return forwarded(url, l.ForwardQuery, rawQuery), status, noLink(err)
 	}
 	if !stale {
 		s.fillCache(ctx, l, false)
 	}
 	s.hits.Record(code)
-	return l.URL, status, nil
+	return forwarded(l.URL, l.ForwardQuery, rawQuery), status, nil
+}
+
+// forwarded is target with rawQuery appended if the link forwards query strings.
+func forwarded(target string, forward bool, rawQuery string) string {
+	if !forward || target == "" {
+		return target
+	}
+	return link.ForwardQuery(target, rawQuery)
 }
 
 func (s *Shortener) statusOf(l Link) int {

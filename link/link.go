@@ -4,7 +4,9 @@
 //
 // Redis contract:
 //
-//	code:{code}      string  the target URL, absolute http(s), no CR/LF;
+//	code:{code}      string  the target URL, absolute http(s), no CR/LF,
+//	                         after "+" for a link that forwards query
+//	                         strings (CachedTarget, ParseCachedTarget);
 //	                         written by the backend with a TTL of CodeTTL or
 //	                         until the link expires; only for links the edge
 //	                         may serve as they are (no visit limit, the

@@ -237,14 +237,16 @@ func (e *edge) lookupAgain(code string, gen int64) []string {
 	return e.located(code, cl.val, gen)
 }
 
-// located checks a value read from Redis and caches it: the Location to send, or nil.
-// edge.lookup has an inlined copy of it: keep the two alike.
+// located checks a value read from Redis and caches it: the Location to
+// send, or nil. A link that forwards query strings keeps its value's
+// prefix (link.ForwardQueryPrefix): Kurz adds the visitor's query to it.
+// edge.lookup has an inlined copy of it for other links: keep the two alike.
 func (e *edge) located(code, value string, gen int64) []string {
 	if value == "" { // a missing key (or an empty value)
 		e.count(&e.stats.passedMiss)
 		return nil
 	}
-	if !link.IsSafeTarget(value) {
+	if target, _ := link.ParseCachedTarget(value); !link.IsSafeTarget(target) {
 		e.mu.Lock()
 		e.stats.badValues++
 		e.mu.Unlock()

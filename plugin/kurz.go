@@ -148,6 +148,7 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		hot.mu.Lock()
 		if e := hot.entries[path[1:]]; e != nil {
 			e.hits++
+			location := e.location
 			if hot.visitsOn && req.Method == http.MethodGet { // an inlined copy of hotCache.addVisitLocked
 				if len(hot.visits) < maxBufferedVisits {
 					hot.visits = append(hot.visits, req)
@@ -156,8 +157,11 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				}
 			}
 			hot.mu.Unlock()
+			if location[0][0] == '+' { // link.ForwardQueryPrefix: a link that forwards query strings
+				location = forwardedLocation(location[0], req)
+			}
 			h := rw.Header()
-			h["Location"] = e.location
+			h["Location"] = location
 			if k.cacheControl != nil {
 				h["Cache-Control"] = k.cacheControl
 			}
@@ -199,6 +203,9 @@ func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path strin
 			if req.Method == http.MethodGet && k.hot.visitsOn {
 				k.hot.addVisit(req)
 			}
+			if location[0][0] == '+' { // link.ForwardQueryPrefix, as in ServeHTTP
+				location = forwardedLocation(location[0], req)
+			}
 			h := rw.Header()
 			h["Location"] = location
 			if k.cacheControl != nil {
@@ -209,6 +216,13 @@ func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path strin
 		}
 	}
 	k.serveIdempotent(rw, req)
+}
+
+// forwardedLocation is the Location of a cached value of a link that
+// forwards query strings ("+" and its target) for req.
+func forwardedLocation(cached string, req *http.Request) []string {
+	target, _ := link.ParseCachedTarget(cached)
+	return []string{link.ForwardQuery(target, req.URL.RawQuery)}
 }
 
 // writeNotFound answers a code no link can have as the backend would: the

@@ -161,6 +161,45 @@ func TestServeHTTP(t *testing.T) {
 	})
 }
 
+func TestForwardQuery(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tFwd001", "+https://example.com/a?x=1#top")
+	mustDo(t, r.addr, "SET", "code:tFwd002", "+https://example.com/b")
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"HotCache", func(*Config) {}},
+		{"RedisOnly", func(c *Config) { c.DisableHotCache = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(r.addr, "44s")
+			tc.cfg(cfg)
+			h, next := mustNewConnected(t, cfg)
+			for _, step := range []struct {
+				name, path, want string
+			}{
+				{"OKFromRedis", "/tFwd001?utm_source=news", "https://example.com/a?x=1&utm_source=news#top"},
+				{"OKAgainWithOtherQuery", "/tFwd001?b=2&c=3", "https://example.com/a?x=1&b=2&c=3#top"},
+				{"OKWithoutQuery", "/tFwd001", "https://example.com/a?x=1#top"},
+				{"OKTargetWithoutQuery", "/tFwd002?b=2", "https://example.com/b?b=2"},
+				{"OKTargetWithoutQueryAgain", "/tFwd002", "https://example.com/b"},
+			} {
+				rec := serve(h, "GET", step.path)
+				if got, want := rec.Code, 301; got != want {
+					t.Fatalf("%s: status = %d, want %d", step.name, got, want)
+				}
+				if got, want := rec.Header().Get("Location"), step.want; got != want {
+					t.Errorf("%s: Location = %q, want %q", step.name, got, want)
+				}
+			}
+			if next.called != 0 {
+				t.Errorf("next called %d times, want 0: the edge serves links that forward queries", next.called)
+			}
+		})
+	}
+}
+
 func TestBadValueFallsThrough(t *testing.T) {
 	r := mustStartRedis(t)
 	for code, value := range map[string]string{
@@ -168,20 +207,22 @@ func TestBadValueFallsThrough(t *testing.T) {
 		"tBad002": "https://example.com/\r\nSet-Cookie: x=y",
 		"tBad003": "//evil.example/",
 		"tBad004": "",
+		"tBad005": "+javascript:alert(1)",
+		"tBad006": "+",
 	} {
 		mustDo(t, r.addr, "SET", "code:"+code, value)
 	}
 	h, next := mustNewConnected(t, testConfig(r.addr, "13s"))
-	for _, code := range []string{"tBad001", "tBad002", "tBad003", "tBad004"} {
+	for _, code := range []string{"tBad001", "tBad002", "tBad003", "tBad004", "tBad005", "tBad006"} {
 		if rec := serve(h, "GET", "/"+code); rec.Code != http.StatusTeapot {
 			t.Errorf("%s: status = %d, Location %q; want it passed on", code, rec.Code, rec.Header().Get("Location"))
 		}
 	}
-	if next.called != 4 {
-		t.Errorf("next called %d times, want 4", next.called)
+	if next.called != 6 {
+		t.Errorf("next called %d times, want 6", next.called)
 	}
-	if got := h.(*Kurz).edge.snapshot().badValues; got != 3 { // an empty value is a miss
-		t.Errorf("badValues = %d, want 3", got)
+	if got := h.(*Kurz).edge.snapshot().badValues; got != 5 { // an empty value is a miss
+		t.Errorf("badValues = %d, want 5", got)
 	}
 }
 

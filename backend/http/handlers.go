@@ -22,6 +22,8 @@ type shortenRequest struct {
 	Title      string   `json:"title"`
 	ValidSince *string  `json:"valid_since"`
 	Crawlable  bool     `json:"crawlable"`
+	// ForwardQuery appends the visitor's query string to the target.
+	ForwardQuery bool `json:"forward_query"`
 }
 
 func (s *server) handleShorten() http.HandlerFunc {
@@ -46,7 +48,7 @@ func (s *server) handleShorten() http.HandlerFunc {
 			return
 		}
 		creq := backend.CreateRequest{URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect,
-			Meta: backend.Meta{Tags: req.Tags, Title: req.Title, ValidSince: since, Crawlable: req.Crawlable}}
+			Meta: backend.Meta{Tags: req.Tags, Title: req.Title, ValidSince: since, Crawlable: req.Crawlable, ForwardQuery: req.ForwardQuery}}
 		if actor := actorOf(r); actor != backend.Anonymous {
 			creq.Owner = &actor.KeyID
 		}
@@ -132,7 +134,7 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		if !s.getOrHead(w, r) {
 			return
 		}
-		target, status, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"))
+		target, status, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"), r.URL.RawQuery)
 		if err != nil {
 			s.notFound(w, r, err)
 			return

@@ -20,7 +20,7 @@ type acceptingLinks struct{}
 func (acceptingLinks) Shorten(_ context.Context, req backend.CreateRequest) (backend.Link, bool, error) {
 	return backend.Link{Code: "aaaaaaa", URL: req.URL}, true, nil
 }
-func (acceptingLinks) Resolve(context.Context, string) (string, int, error) {
+func (acceptingLinks) Resolve(context.Context, string, string) (string, int, error) {
 	return "https://example.com/", 301, nil
 }
 func (acceptingLinks) Lookup(context.Context, string) (backend.Link, error) {

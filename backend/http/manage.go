@@ -30,12 +30,14 @@ type linkJSON struct {
 	Title       string     `json:"title,omitempty"`
 	ValidSince  *time.Time `json:"valid_since,omitempty"`
 	Crawlable   bool       `json:"crawlable,omitempty"`
+	// ForwardQuery: the visitor's query string is appended to the target.
+	ForwardQuery bool `json:"forward_query,omitempty"`
 }
 
 func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
 	j := linkJSON{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL,
 		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect, Disabled: l.Disabled,
-		Tags: l.Tags, Title: l.Title, ValidSince: l.ValidSince, Crawlable: l.Crawlable}
+		Tags: l.Tags, Title: l.Title, ValidSince: l.ValidSince, Crawlable: l.Crawlable, ForwardQuery: l.ForwardQuery}
 	if full {
 		j.CreatedAt, j.UpdatedAt, j.AccessCount = &l.CreatedAt, &l.UpdatedAt, &l.AccessCount
 		if j.Redirect == 0 {
@@ -194,7 +196,7 @@ func (s *server) handleGetLink() http.HandlerFunc {
 
 // patchFields are the fields PATCH accepts; null clears expires_at and max_visits.
 var patchFields = map[string]bool{"url": true, "expires_at": true, "max_visits": true, "redirect": true, "disabled": true,
-	"tags": true, "title": true, "valid_since": true, "crawlable": true}
+	"tags": true, "title": true, "valid_since": true, "crawlable": true, "forward_query": true}
 
 func (s *server) handlePatchLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +222,7 @@ func (s *server) handlePatchLink() http.HandlerFunc {
 func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 	var p backend.LinkPatch
 	if len(fields) == 0 {
-		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits, redirect, disabled, tags, title, valid_since or crawlable")
+		return p, backend.Errorf(backend.EINVALID, "nothing to change: send url, expires_at, max_visits, redirect, disabled, tags, title, valid_since, crawlable or forward_query")
 	}
 	for name, raw := range fields {
 		if !patchFields[name] {
@@ -286,6 +288,11 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 				return p, backend.Errorf(backend.EINVALID, `field "crawlable" must be true or false`)
 			}
 			err = json.Unmarshal(raw, &p.Crawlable)
+		case "forward_query":
+			if isNull {
+				return p, backend.Errorf(backend.EINVALID, `field "forward_query" must be true or false`)
+			}
+			err = json.Unmarshal(raw, &p.ForwardQuery)
 		case "redirect":
 			err = json.Unmarshal(raw, &p.Redirect)
 			if isNull {

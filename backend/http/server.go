@@ -15,9 +15,9 @@ import (
 // Links is what the HTTP layer needs from the domain.
 type Links interface {
 	Shorten(ctx context.Context, req backend.CreateRequest) (backend.Link, bool, error)
-	Resolve(ctx context.Context, code string) (string, int, error) // target and status; counts the visit
-	Lookup(ctx context.Context, code string) (backend.Link, error) // a live link, not counted
-	Suggest(raw string) string                                     // the https form of a URL typed without a scheme, or ""
+	Resolve(ctx context.Context, code, rawQuery string) (string, int, error) // target and status; counts the visit
+	Lookup(ctx context.Context, code string) (backend.Link, error)           // a live link, not counted
+	Suggest(raw string) string                                               // the https form of a URL typed without a scheme, or ""
 	Report(ctx context.Context, code, reason string) (backend.Report, error)
 	Reports(ctx context.Context, actor backend.Actor, limit int) ([]backend.Report, error)
 	Get(ctx context.Context, actor backend.Actor, code string) (backend.Link, error)

@@ -14,14 +14,14 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled, tags, coalesce(title, ''), valid_since, crawlable`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled, tags, coalesce(title, ''), valid_since, crawlable, forward_query`
 
 // scanLink scans linkColumns, then extra.
 func scanLink(row pgx.Row, extra ...any) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
 	err := row.Scan(append([]any{&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits,
-		&redirect, &l.Version, &l.OwnerKeyID, &l.Disabled, &l.Tags, &l.Title, &l.ValidSince, &l.Crawlable}, extra...)...)
+		&redirect, &l.Version, &l.OwnerKeyID, &l.Disabled, &l.Tags, &l.Title, &l.ValidSince, &l.Crawlable, &l.ForwardQuery}, extra...)...)
 	l.Redirect = int(redirect)
 	if len(l.Tags) == 0 {
 		l.Tags = nil
@@ -45,8 +45,8 @@ SELECT ` + linkColumns + `, false FROM url_mappings WHERE url_hash = $4 AND dedu
 LIMIT 1`
 
 const createSQL = `
-INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id, tags, title, valid_since, crawlable)
-VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8, $9, nullif($10, ''), $11, $12)
+INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id, tags, title, valid_since, crawlable, forward_query)
+VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8, $9, nullif($10, ''), $11, $12, $13)
 RETURNING ` + linkColumns
 
 // createArgs are createSQL's arguments for l.
@@ -55,7 +55,7 @@ func createArgs(l backend.Link) []any {
 	if tags == nil {
 		tags = []string{}
 	}
-	return []any{l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID, tags, l.Title, l.ValidSince, l.Crawlable}
+	return []any{l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID, tags, l.Title, l.ValidSince, l.Crawlable, l.ForwardQuery}
 }
 
 func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
@@ -238,6 +238,9 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 		if p.Crawlable != nil {
 			after.Crawlable = *p.Crawlable
 		}
+		if p.ForwardQuery != nil {
+			after.ForwardQuery = *p.ForwardQuery
+		}
 		if err := after.CheckWindow(); err != nil {
 			return err
 		}
@@ -248,10 +251,10 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 		after, err = scanLink(tx.QueryRow(ctx, `
 			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
 			       max_visits = $6, redirect_status = nullif($7, 0), disabled = $8, tags = $9, title = nullif($10, ''),
-			       valid_since = $11, crawlable = $12, updated_at = now(), version = nextval('url_mappings_version_seq')
+			       valid_since = $11, crawlable = $12, forward_query = $13, updated_at = now(), version = nextval('url_mappings_version_seq')
 			WHERE short_code = $1 RETURNING `+linkColumns,
 			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled,
-			tags, after.Title, after.ValidSince, after.Crawlable))
+			tags, after.Title, after.ValidSince, after.Crawlable, after.ForwardQuery))
 		if err != nil {
 			return err
 		}

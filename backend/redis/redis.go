@@ -213,7 +213,7 @@ func (c *Cache) SetLink(ctx context.Context, l backend.Link, ttl time.Duration, 
 	ctx, done := c.begin(ctx, "set_link")
 	ttl = min(ttl, link.CodeTTL)
 	keys := []string{link.CodeKey(l.Code), link.VersionKey(l.Code)}
-	args := []any{l.URL, l.Version, ttl.Milliseconds(), max(ttl, link.TombstoneTTL).Milliseconds()}
+	args := []any{link.CachedTarget(l.URL, l.ForwardQuery), l.Version, ttl.Milliseconds(), max(ttl, link.TombstoneTTL).Milliseconds()}
 	if withHash {
 		keys = append(keys, link.URLHashKey(backend.HashHex(l.URLHash)))
 		args = append(args, l.Code, link.URLHashTTL.Milliseconds())

@@ -137,6 +137,33 @@ func TestLinkMeta(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("OKForwardQuery", func(t *testing.T) {
+		cached := MustCreate(t, b.URL, key, `{"url":"https://example.com/fwd?id=1#top","forward_query":true}`)
+		counted := MustCreate(t, b.URL, key, `{"url":"https://example.com/fwd","forward_query":true,"max_visits":10}`)
+		if cached["forward_query"] != true {
+			t.Errorf("create answered %v, want forward_query true", cached)
+		}
+		for _, tc := range []struct{ name, code, query, want string }{
+			{"FromPostgres", cached["short_code"].(string), "?utm_source=x", "https://example.com/fwd?id=1&utm_source=x#top"},
+			{"FromRedis", cached["short_code"].(string), "?b=2", "https://example.com/fwd?id=1&b=2#top"},
+			{"WithoutQuery", cached["short_code"].(string), "", "https://example.com/fwd?id=1#top"},
+			{"WithVisitLimit", counted["short_code"].(string), "?b=2", "https://example.com/fwd?b=2"},
+		} {
+			if r := do(t, "GET", b.URL+"/"+tc.code+tc.query, "", ""); r.Status != http.StatusMovedPermanently || r.Header.Get("Location") != tc.want {
+				t.Errorf("%s: %d %q, want 301 to %q", tc.name, r.Status, r.Header.Get("Location"), tc.want)
+			}
+		}
+		if got := MustRedisClient(t, rd).Get(context.Background(), link.CodeKey(cached["short_code"].(string))).Val(); got != "+https://example.com/fwd?id=1#top" {
+			t.Errorf("cached value = %q, want the target with the forward prefix", got)
+		}
+		res := doKey(t, "PATCH", api+"/"+cached["short_code"].(string), key, `{"forward_query":false}`)
+		if res.Status != http.StatusOK || res.Body["forward_query"] != nil {
+			t.Fatalf("patch = %d %s", res.Status, res.Raw)
+		}
+		if r := do(t, "GET", b.URL+"/"+cached["short_code"].(string)+"?b=2", "", ""); r.Header.Get("Location") != "https://example.com/fwd?id=1#top" {
+			t.Errorf("after forward_query false: %q, want the target alone", r.Header.Get("Location"))
+		}
+	})
 	t.Run("ErrBadMeta", func(t *testing.T) {
 		many := `"t0"`
 		for i := 1; i <= 20; i++ {
@@ -151,6 +178,7 @@ func TestLinkMeta(t *testing.T) {
 			{"POST", "/api/shorten", `{"url":"https://example.com/x","valid_since":"soon"}`, "valid_since must be an RFC 3339 time"},
 			{"PATCH", "/api/links/summer-sale", `{"valid_since":"2031-01-01T00:00:00Z","expires_at":"2030-01-01T00:00:00Z"}`, "after valid_since"},
 			{"PATCH", "/api/links/summer-sale", `{"tags":["a,b"]}`, "comma"},
+			{"PATCH", "/api/links/summer-sale", `{"forward_query":null}`, "must be true or false"},
 			{"GET", "/api/links?tag=" + strings.Repeat("a", 65), "", "at most 64 characters"},
 			{"GET", "/api/links?order=random", "", "order must be"},
 			{"GET", "/api/links?tags_mode=some", "", "tags_mode must be"},
@@ -200,7 +228,7 @@ func TestUpgradeGivesOldLinksNoMeta(t *testing.T) {
 	key := MustCreateKey(t, url, "upgrade")
 	res := doKey(t, "GET", b.URL+"/api/links/old-alias", key, "")
 	if res.Status != http.StatusOK || res.Body["original_url"] != "https://example.com/old" || res.Body["access_count"] != float64(7) ||
-		res.Body["tags"] != nil || res.Body["title"] != nil || res.Body["valid_since"] != nil || res.Body["crawlable"] != nil {
+		res.Body["tags"] != nil || res.Body["title"] != nil || res.Body["valid_since"] != nil || res.Body["crawlable"] != nil || res.Body["forward_query"] != nil {
 		t.Errorf("old link after the upgrade = %d %s", res.Status, res.Raw)
 	}
 	for code, target := range map[string]string{"old-alias": "https://example.com/old", generated: "https://example.com/generated"} {
