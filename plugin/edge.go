@@ -239,7 +239,9 @@ func (e *edge) lookupAgain(code string, gen int64) []string {
 
 // located checks a value read from Redis and caches it: the Location to
 // send, or nil. A link that forwards query strings keeps its value's
-// prefix (link.ForwardQueryPrefix): Kurz adds the visitor's query to it.
+// prefix (link.ForwardQueryPrefix), for serveLookup to add the visitor's
+// query, and is not cached: checking for it on every hot hit cost the
+// interpreter 10 allocations and 0.8 µs (BenchmarkInterpreted/HotHit).
 // edge.lookup has an inlined copy of it for other links: keep the two alike.
 func (e *edge) located(code, value string, gen int64) []string {
 	if value == "" { // a missing key (or an empty value)
@@ -254,6 +256,10 @@ func (e *edge) located(code, value string, gen int64) []string {
 		return nil
 	}
 	location := []string{value}
+	if value[0] == '+' { // link.ForwardQueryPrefix
+		e.hot.countUncached(code)
+		return location
+	}
 	e.hot.put(code, location, gen)
 	return location
 }

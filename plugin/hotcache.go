@@ -91,6 +91,15 @@ func (h *hotCache) put(code string, location []string, gen int64) {
 	e.hits++
 }
 
+// countUncached counts a hit answered from Redis and not cached (a link
+// that forwards query strings), as put counts one it caches.
+func (h *hotCache) countUncached(code string) {
+	h.mu.Lock()
+	h.redisAnswers++
+	h.pending[code]++
+	h.mu.Unlock()
+}
+
 // removeLocked deletes code's entry, keeping its hits in pending.
 func (h *hotCache) removeLocked(code string, e *entry) {
 	if e.hits > 0 {

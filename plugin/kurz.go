@@ -148,7 +148,6 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		hot.mu.Lock()
 		if e := hot.entries[path[1:]]; e != nil {
 			e.hits++
-			location := e.location
 			if hot.visitsOn && req.Method == http.MethodGet { // an inlined copy of hotCache.addVisitLocked
 				if len(hot.visits) < maxBufferedVisits {
 					hot.visits = append(hot.visits, req)
@@ -157,11 +156,8 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				}
 			}
 			hot.mu.Unlock()
-			if location[0][0] == '+' { // link.ForwardQueryPrefix: a link that forwards query strings
-				location = forwardedLocation(location[0], req)
-			}
 			h := rw.Header()
-			h["Location"] = location
+			h["Location"] = e.location
 			if k.cacheControl != nil {
 				h["Cache-Control"] = k.cacheControl
 			}
@@ -203,7 +199,7 @@ func (k *Kurz) serveLookup(rw http.ResponseWriter, req *http.Request, path strin
 			if req.Method == http.MethodGet && k.hot.visitsOn {
 				k.hot.addVisit(req)
 			}
-			if location[0][0] == '+' { // link.ForwardQueryPrefix, as in ServeHTTP
+			if location[0][0] == '+' { // link.ForwardQueryPrefix: never in the hot cache (edge.located)
 				location = forwardedLocation(location[0], req)
 			}
 			h := rw.Header()
