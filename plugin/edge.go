@@ -45,6 +45,9 @@ type edge struct {
 	queuedVisits int           // in visitBatches
 
 	instance string // names this edge's statistics in Redis
+	// batchPrefix starts the ids of its batches: unique to this edge, as
+	// one process holds an edge per configuration (reloads make new ones).
+	batchPrefix string
 }
 
 // hitBatch is a flush of hits; its id makes a retry add nothing.
@@ -74,7 +77,7 @@ var (
 	edges      = map[string]*edge{}
 	clients    = map[string]*redisClient{}
 	logger     = log.New(os.Stderr, "kurz plugin: ", log.LstdFlags)
-	// processID starts every batch id of this process.
+	// processID names this process in batch ids and statistics.
 	processID = newProcessID()
 )
 
@@ -119,7 +122,7 @@ func sharedEdge(o redisOptions, size int, ttl time.Duration, hot, countHits, ana
 	ttlTicks := int64((ttl + expireEvery - 1) / expireEvery)
 	e := &edge{redis: c, writer: c.follower, hot: newHotCache(size, ttlTicks), countHits: countHits,
 		flushEvery: flushEvery, expireEvery: expireEvery, pending: map[string]int64{},
-		instance: instanceName(len(edges) + 1)}
+		instance: instanceName(len(edges) + 1), batchPrefix: processID + "-" + strconv.Itoa(len(edges)+1)}
 	e.hot.visitsOn = analytics
 	if codec != nil {
 		e.space = newCodeSpace(codec)
@@ -360,7 +363,7 @@ func (e *edge) unackedBatches() (batches []*hitBatch, fresh bool) {
 	defer e.mu.Unlock()
 	if len(e.pending) > 0 && len(e.unacked) < maxUnackedBatches {
 		e.batches++
-		b := &hitBatch{id: processID + "-" + strconv.FormatInt(e.batches, 10)}
+		b := &hitBatch{id: e.batchPrefix + "-" + strconv.FormatInt(e.batches, 10)}
 		args := []string{"EVAL", link.AddHitsScript, "2", link.HitsKey, link.HitsPushedKey,
 			strconv.FormatInt(link.HitsPushedTTL.Milliseconds(), 10), b.id}
 		for code, n := range e.pending {

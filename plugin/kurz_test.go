@@ -198,6 +198,53 @@ func TestForwardQuery(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OKCountedOnce", func(t *testing.T) { // served from Redis, never the hot cache, and counted
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			a, b := mustDo(t, r.addr, "HGET", "hits", "tFwd001").val, mustDo(t, r.addr, "HGET", "hits", "tFwd002").val
+			if a == "6" && b == "4" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hits = %q and %q, want 6 and 4", a, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// Two configurations in one Traefik (a reload that changed a setting, or two
+// middlewares) make two edges in one process: their batches must not share
+// ids, or Redis takes the second edge's batches for resends of the first's.
+func TestEdgesOfOneProcessCountApart(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tTwo001", "https://example.com/one")
+	mustDo(t, r.addr, "SET", "code:tTwo002", "https://example.com/two")
+	first, _ := mustNewConnected(t, testConfig(r.addr, "45s"))
+	second, _ := mustNewConnected(t, testConfig(r.addr, "46s"))
+	for i := 0; i < 3; i++ {
+		for _, tc := range []struct {
+			h    http.Handler
+			path string
+		}{{first, "/tTwo001"}, {second, "/tTwo002"}} {
+			if got := serve(tc.h, "GET", tc.path).Code; got != 301 {
+				t.Fatalf("%s: status = %d", tc.path, got)
+			}
+		}
+		time.Sleep(60 * time.Millisecond) // a flush between: a batch of each edge each time
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a, b := mustDo(t, r.addr, "HGET", "hits", "tTwo001").val, mustDo(t, r.addr, "HGET", "hits", "tTwo002").val
+		visits := len(streamVisits(t, r.addr))
+		if a == "3" && b == "3" && visits == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hits = %q and %q, visits %d; want 3, 3 and 6", a, b, visits)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestBadValueFallsThrough(t *testing.T) {

@@ -78,7 +78,7 @@ func (e *edge) collectVisits() {
 		b := e.filling
 		if b == nil || b.n == link.MaxVisitsPerPush {
 			e.batches++
-			b = &visitBatch{id: processID + "-v" + strconv.FormatInt(e.batches, 10)}
+			b = &visitBatch{id: e.batchPrefix + "-v" + strconv.FormatInt(e.batches, 10)}
 			e.visitBatches = append(e.visitBatches, b)
 			e.filling = b
 		}
