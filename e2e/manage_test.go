@@ -43,6 +43,8 @@ func TestManagementPage(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("c-alias"), alias),
 			chromedp.SendKeys(chromedp.ID("c-max"), "5"),
 			chromedp.SetValue(chromedp.ID("c-redirect"), "302"),
+			chromedp.SendKeys(chromedp.ID("c-title"), "Managed link"),
+			chromedp.SendKeys(chromedp.ID("c-tags"), "Launch, promo"),
 			chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
 		); err != nil {
 			t.Fatal(err)
@@ -51,6 +53,8 @@ func TestManagementPage(t *testing.T) {
 		waitText("#create-status", "Created")
 		waitText(row, "https://example.com/managed/first")
 		waitText(row, "at most 5 visits")
+		waitText(row, "Managed link")
+		waitText(row, "tags: launch, promo")
 		if res := do(t, "GET", s.Traefik.URL()+"/"+alias, "", ""); res.Status != 302 || res.Header.Get("Location") != "https://example.com/managed/first" {
 			t.Errorf("the link made on the page = %d %s", res.Status, res.Header.Get("Location"))
 		}
@@ -62,14 +66,16 @@ func TestManagementPage(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("e-url")),
 			chromedp.SetValue(chromedp.ID("e-url"), "https://example.com/managed/second"),
 			chromedp.SetValue(chromedp.ID("e-max"), ""),
+			chromedp.Click(chromedp.ID("e-forward")),
 			chromedp.Click(chromedp.ID("e-save")),
 		); err != nil {
 			t.Fatal(err)
 		}
 		waitText(row, "https://example.com/managed/second")
 		res, err := tryDoKey("GET", s.Traefik.URL()+"/api/links/"+alias, key, "")
-		if err != nil || res.Body["original_url"] != "https://example.com/managed/second" || res.Body["max_visits"] != nil {
-			t.Errorf("after the edit the API says %v %s, want the new URL and no visit limit", err, res.Raw)
+		if err != nil || res.Body["original_url"] != "https://example.com/managed/second" || res.Body["max_visits"] != nil ||
+			res.Body["forward_query"] != true || res.Body["title"] != "Managed link" {
+			t.Errorf("after the edit the API says %v %s, want the new URL, no visit limit, the title kept and queries forwarded", err, res.Raw)
 		}
 	})
 	t.Run("PhoneWidth", func(t *testing.T) {

@@ -38,6 +38,7 @@
     return /[.!?]$/.test(text) ? text : text + '.';
   }
 
+  function tagList(text) { return text.split(',').map(function (t) { return t.trim(); }).filter(Boolean); }
   function isoOrNull(local) { return local ? new Date(local).toISOString() : null; }
   function localValue(iso) {
     if (!iso) return '';
@@ -80,16 +81,17 @@
   }
 
   async function load() {
-    const q = $('q').value.trim();
+    const q = $('q').value.trim(), tag = $('tag').value.trim(), order = $('order').value;
     const cursor = cursors[cursors.length - 1];
-    const res = await api('GET', '/api/links?limit=20' + (q ? '&q=' + encodeURIComponent(q) : '') + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    const res = await api('GET', '/api/links?limit=20&order=' + order + (q ? '&q=' + encodeURIComponent(q) : '') +
+      (tag ? '&tag=' + encodeURIComponent(tag) : '') + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
     if (res.status === 401) { signOut(); $('signin-error').textContent = 'Your key is no longer valid.'; return; }
     if (res.status !== 200) { $('list-status').textContent = res.message; return; }
     const links = res.body.links || [];
     next = res.body.next_cursor || '';
     $('prev').disabled = cursors.length < 2;
     $('next').disabled = !next;
-    $('list-status').textContent = links.length ? '' : (q ? 'No link matches.' : 'No links yet.');
+    $('list-status').textContent = links.length ? '' : (q || tag ? 'No link matches.' : 'No links yet.');
     const rows = links.map(row);
     $('links').querySelector('tbody').replaceChildren.apply($('links').querySelector('tbody'), rows);
   }
@@ -121,6 +123,10 @@
     if (link.expires_at) options.push('expires ' + new Date(link.expires_at).toLocaleString());
     if (link.max_visits) options.push('at most ' + link.max_visits + ' visits');
     if (link.redirect) options.push(String(link.redirect));
+    if (link.valid_since) options.push('from ' + new Date(link.valid_since).toLocaleString());
+    if (link.forward_query) options.push('forwards queries');
+    if (link.crawlable) options.push('crawlable');
+    if (link.tags) options.push('tags: ' + link.tags.join(', '));
     const actions = document.createElement('div');
     actions.className = 'actions';
     const code = link.short_code;
@@ -137,7 +143,14 @@
       button('Edit', 'Edit ' + code, function () { openEdit(link); }),
       button('Delete', 'Delete ' + code, function () { remove(code); })
     );
-    tr.append(cell('Short link', a), cell('Long URL', link.original_url), cell('Visits', String(link.access_count || 0)),
+    const target = document.createElement('span');
+    target.textContent = link.original_url;
+    if (link.title) {
+      const title = document.createElement('strong');
+      title.textContent = link.title;
+      target.prepend(title, document.createElement('br'));
+    }
+    tr.append(cell('Short link', a), cell('Long URL', target), cell('Visits', String(link.access_count || 0)),
       cell('Options', options.join(', ') || '—'), cell('Actions', actions));
     return tr;
   }
@@ -188,6 +201,11 @@
     if ($('c-expires').value) body.expires_at = isoOrNull($('c-expires').value);
     if ($('c-max').value) body.max_visits = Number($('c-max').value);
     if ($('c-redirect').value) body.redirect = Number($('c-redirect').value);
+    if ($('c-title').value.trim()) body.title = $('c-title').value.trim();
+    if (tagList($('c-tags').value).length) body.tags = tagList($('c-tags').value);
+    if ($('c-since').value) body.valid_since = isoOrNull($('c-since').value);
+    if ($('c-forward').checked) body.forward_query = true;
+    if ($('c-crawlable').checked) body.crawlable = true;
     const res = await api('POST', '/api/shorten', body);
     if (res.status !== 200 && res.status !== 201) {
       $('create-status').textContent = res.message;
@@ -209,6 +227,11 @@
     $('e-expires').value = localValue(link.expires_at);
     $('e-max').value = link.max_visits || '';
     $('e-redirect').value = link.redirect && link.redirect !== 301 ? String(link.redirect) : '';
+    $('e-title').value = link.title || '';
+    $('e-tags').value = (link.tags || []).join(', ');
+    $('e-since').value = localValue(link.valid_since);
+    $('e-forward').checked = !!link.forward_query;
+    $('e-crawlable').checked = !!link.crawlable;
     $('edit-error').textContent = '';
     $('edit').showModal();
     $('e-url').focus();
@@ -220,7 +243,12 @@
       url: $('e-url').value.trim(),
       expires_at: isoOrNull($('e-expires').value),
       max_visits: $('e-max').value ? Number($('e-max').value) : null,
-      redirect: $('e-redirect').value ? Number($('e-redirect').value) : null
+      redirect: $('e-redirect').value ? Number($('e-redirect').value) : null,
+      title: $('e-title').value.trim(),
+      tags: tagList($('e-tags').value),
+      valid_since: isoOrNull($('e-since').value),
+      forward_query: $('e-forward').checked,
+      crawlable: $('e-crawlable').checked
     };
     const res = await api('PATCH', '/api/links/' + encodeURIComponent(editing.short_code), body);
     if (res.status !== 200) { $('edit-error').textContent = res.message; return; }
