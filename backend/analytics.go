@@ -53,6 +53,13 @@ type VisitFold struct {
 	Visits    int64
 	Malformed int64
 	Rollups   []VisitRollup
+	Log       []LoggedVisit // each visit, when the visit log is on
+}
+
+// CreatedLink is the link that holds a code now: its id and when it was made.
+type CreatedLink struct {
+	ID int64
+	At time.Time
 }
 
 // VisitStream is the Redis side of analytics.
@@ -84,6 +91,10 @@ type VisitStore interface {
 	VisitStats(ctx context.Context, code string, from, to time.Time, interval time.Duration) (Stats, error)
 	// PruneVisitStats deletes the roll-ups of hours before before.
 	PruneVisitStats(ctx context.Context, before time.Time) (int64, error)
-	// LinksCreated is when the link holding each code now was created; codes without one are left out.
-	LinksCreated(ctx context.Context, codes []string) (map[string]time.Time, error)
+	// LinksCreated is the link holding each code now; codes without one are left out.
+	LinksCreated(ctx context.Context, codes []string) (map[string]CreatedLink, error)
+	// ListVisitLog pages the visit log, newest first.
+	ListVisitLog(ctx context.Context, q VisitLogQuery) ([]LoggedVisit, string, error)
+	// DropVisitLog drops the logged visits of the days that ended before before.
+	DropVisitLog(ctx context.Context, before time.Time) (int, error)
 }

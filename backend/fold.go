@@ -22,6 +22,8 @@ type VisitFolder struct {
 	Entries int
 	// Retention, if set, is how long roll-ups are kept (pruned hourly).
 	Retention time.Duration
+	// Log, if its retention is set, keeps each visit too (dropped hourly by day).
+	Log VisitLogSettings
 
 	mu                sync.Mutex
 	folded, malformed int64
@@ -50,7 +52,7 @@ func (f *VisitFolder) Run(ctx context.Context) {
 	failures := retryLog{logger: f.logger, what: "folding visits into postgres"}
 	var lastPrune time.Time
 	every(ctx, f.interval, func() {
-		if f.Retention > 0 && time.Since(lastPrune) > time.Hour {
+		if (f.Retention > 0 || f.Log.Retention > 0) && time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
 			f.Prune(ctx, lastPrune)
 		}
@@ -66,8 +68,20 @@ func (f *VisitFolder) Run(ctx context.Context) {
 	})
 }
 
-// Prune deletes the roll-ups older than Retention at now; every replica may, it does no harm.
+// Prune deletes the roll-ups older than Retention and the logged visits
+// older than the log's at now; every replica may, it does no harm.
 func (f *VisitFolder) Prune(ctx context.Context, now time.Time) {
+	if f.Log.Retention > 0 {
+		n, err := f.store.DropVisitLog(ctx, now.Add(-f.Log.Retention))
+		if err != nil {
+			f.logger.Warn("dropping old logged visits failed; retrying in an hour", "err", err)
+		} else if n > 0 {
+			f.logger.Info("dropped old logged visits", "days", n, "retention", f.Log.Retention.String())
+		}
+	}
+	if f.Retention <= 0 {
+		return
+	}
 	n, err := f.store.PruneVisitStats(ctx, now.Add(-f.Retention).Truncate(time.Hour))
 	if err != nil {
 		f.logger.Warn("pruning old visit statistics failed; retrying in an hour", "err", err)
@@ -95,7 +109,7 @@ func (f *VisitFolder) Fold(ctx context.Context) (VisitFold, error) {
 		if err != nil {
 			return VisitFold{}, err
 		}
-		fold := f.rollup(entries, created)
+		fold := f.rollup(entries, created, time.Now())
 		fold.Epoch = epoch
 		return fold, nil
 	})
@@ -141,7 +155,8 @@ func visitedCodes(entries []VisitEntry) []string {
 // dimension and value, for all links and for the link — if the link that
 // holds the code now existed at the visit (created is when each was), so a
 // late visit of a deleted link never lands on one that took its alias.
-func (f *VisitFolder) rollup(entries []VisitEntry, created map[string]time.Time) VisitFold {
+// With the visit log on, each visit inside its retention at now is kept too.
+func (f *VisitFolder) rollup(entries []VisitEntry, created map[string]CreatedLink, now time.Time) VisitFold {
 	type key struct {
 		code, dim, value string
 		hour             int64
@@ -166,8 +181,20 @@ func (f *VisitFolder) rollup(entries []VisitEntry, created map[string]time.Time)
 			}
 			hour := v.At.Truncate(time.Hour).Unix()
 			codes := []string{AllLinksCode}
-			if c, ok := created[v.Code]; ok && !v.At.Before(c.Add(-visitClockSkew)) {
+			var linkID *int64
+			if l, ok := created[v.Code]; ok && !v.At.Before(l.At.Add(-visitClockSkew)) {
 				codes = append(codes, v.Code)
+				linkID = &l.ID
+			}
+			if f.Log.Retention > 0 && v.At.After(now.Add(-f.Log.Retention)) {
+				logged := LoggedVisit{LinkID: linkID, Code: v.Code, At: v.At, Referrer: c.Referrer, Browser: c.Browser,
+					OS: c.OS, Device: c.Device, Country: c.Country, Bot: c.Bot}
+				if f.Log.FullUserAgent {
+					logged.UserAgent = v.UserAgent
+				}
+				for i := int64(0); i < n; i++ {
+					fold.Log = append(fold.Log, logged)
+				}
 			}
 			for _, code := range codes {
 				sums[key{code, DimKind, kind, hour}] += n
@@ -180,6 +207,7 @@ func (f *VisitFolder) rollup(entries []VisitEntry, created map[string]time.Time)
 			fold.Visits += n
 		}))
 	}
+	sort.SliceStable(fold.Log, func(i, j int) bool { return fold.Log[i].At.Before(fold.Log[j].At) })
 	for k, n := range sums {
 		fold.Rollups = append(fold.Rollups, VisitRollup{Code: k.code, Hour: time.Unix(k.hour, 0).UTC(), Dim: k.dim, Value: k.value, Visits: n})
 	}

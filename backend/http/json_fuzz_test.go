@@ -47,6 +47,9 @@ func (acceptingLinks) Crawlable(context.Context) ([]string, error)         { ret
 func (acceptingLinks) Stats(context.Context, backend.Actor, string, backend.StatsQuery) (backend.Stats, error) {
 	return backend.Stats{}, nil
 }
+func (acceptingLinks) VisitLog(context.Context, backend.Actor, backend.VisitLogQuery) ([]backend.LoggedVisit, string, error) {
+	return nil, "", nil
+}
 func (acceptingLinks) Health(context.Context) error { return nil }
 func (acceptingLinks) Ready(context.Context) error  { return nil }
 

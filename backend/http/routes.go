@@ -26,6 +26,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodDelete, "/api/links/:code", s.instrument("link", s.requireKey(s.handleDeleteLink())))
 	r.Handler(http.MethodGet, "/api/links/:code/stats", s.instrument("stats", s.requireKey(s.handleStats())))
 	r.Handler(http.MethodGet, "/api/stats", s.instrument("stats", s.requireKey(s.handleStats())))
+	r.Handler(http.MethodGet, "/api/links/:code/visits", s.instrument("visits", s.requireKey(s.handleVisitLog())))
+	r.Handler(http.MethodGet, "/api/visits", s.instrument("visits", s.requireKey(s.handleVisitLog())))
 	r.Handler(http.MethodGet, "/api/status", s.instrument("status", s.requireKey(s.handleStatus())))
 	r.Handler(http.MethodPost, "/api/reports", s.instrument("reports", s.handleReport()))
 	r.Handler(http.MethodGet, "/api/reports", s.instrument("reports", s.requireKey(s.handleListReports())))

@@ -26,6 +26,7 @@ type Links interface {
 	Delete(ctx context.Context, actor backend.Actor, code string) error
 	Crawlable(ctx context.Context) ([]string, error)                                                          // the codes crawlers may follow, for /robots.txt
 	Stats(ctx context.Context, actor backend.Actor, code string, q backend.StatsQuery) (backend.Stats, error) // code "": every link
+	VisitLog(ctx context.Context, actor backend.Actor, q backend.VisitLogQuery) ([]backend.LoggedVisit, string, error)
 	Health(ctx context.Context) error
 	Ready(ctx context.Context) error
 }

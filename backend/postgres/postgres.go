@@ -24,6 +24,8 @@ type DB struct {
 	timeout time.Duration
 	latency *prometheus.HistogramVec
 	reads   *prometheus.CounterVec
+
+	visitDays partitionSet // the visit log's day partitions known to exist
 }
 
 var _ backend.LinkStore = (*DB)(nil)

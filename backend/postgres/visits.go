@@ -37,6 +37,9 @@ func (db *DB) FoldVisits(ctx context.Context, fold func(cursor backend.VisitCurs
 			codes, dims, hours, values, visits); err != nil {
 			return err
 		}
+		if err := db.logVisits(ctx, tx, f.Log); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE visit_cursor SET last_id = $1, entries = entries + $2, visits = visits + $3, malformed = malformed + $4, epoch = $5
 			WHERE id = 1`, f.Last, f.Entries, f.Visits, f.Malformed, f.Epoch); err != nil {
@@ -45,6 +48,9 @@ func (db *DB) FoldVisits(ctx context.Context, fold func(cursor backend.VisitCurs
 		out = f
 		return nil
 	})
+	if err != nil {
+		db.visitDays.forget() // a partition made in a rolled-back fold is gone
+	}
 	return out, done(err)
 }
 
@@ -119,16 +125,16 @@ func (db *DB) PruneVisitStats(ctx context.Context, before time.Time) (int64, err
 	return tag.RowsAffected(), done(err)
 }
 
-// LinksCreated is when the link that holds each of codes now was created;
-// codes without a link are left out.
-func (db *DB) LinksCreated(ctx context.Context, codes []string) (map[string]time.Time, error) {
+// LinksCreated is the link that holds each of codes now, with when it was
+// created; codes without a link are left out.
+func (db *DB) LinksCreated(ctx context.Context, codes []string) (map[string]backend.CreatedLink, error) {
 	ctx, done := db.begin(ctx, "links_created")
-	rows, _ := db.pool.Query(ctx, `SELECT short_code, created_at FROM url_mappings WHERE short_code = ANY($1)`, codes)
-	out := map[string]time.Time{}
+	rows, _ := db.pool.Query(ctx, `SELECT short_code, id, created_at FROM url_mappings WHERE short_code = ANY($1)`, codes)
+	out := map[string]backend.CreatedLink{}
 	var code string
-	var created time.Time
-	_, err := pgx.ForEachRow(rows, []any{&code, &created}, func() error {
-		out[code] = created
+	var l backend.CreatedLink
+	_, err := pgx.ForEachRow(rows, []any{&code, &l.ID, &l.At}, func() error {
+		out[code] = l
 		return nil
 	})
 	return out, done(err)

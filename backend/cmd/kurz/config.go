@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/redis"
 	"github.com/kurzlink/kurz/link"
 )
@@ -42,6 +43,7 @@ type config struct {
 	FullReferrer  bool          // keep referrers' URLs, not only their hosts
 	GeoIPDB       string        // a MaxMind-format country database; empty: countries unknown
 	Retention     time.Duration // how long visit roll-ups are kept; 0: until deleted
+	VisitLog      backend.VisitLogSettings
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -72,6 +74,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER"),
 		GeoIPDB:       e.str("KURZ_GEOIP_DB"),
 		Retention:     e.duration("KURZ_ANALYTICS_RETENTION"),
+		VisitLog: backend.VisitLogSettings{
+			Retention: e.duration("KURZ_VISIT_LOG_RETENTION"), FullUserAgent: e.bool("KURZ_VISIT_LOG_FULL_UA"),
+		},
 		Sentinel: redis.Sentinel{
 			Addrs: e.list("KURZ_REDIS_SENTINELS"), MasterName: e.str("KURZ_REDIS_MASTER_NAME"),
 			Username: e.str("KURZ_REDIS_SENTINEL_USERNAME"), Password: e.str("KURZ_REDIS_SENTINEL_PASSWORD"),
@@ -82,6 +87,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.Retention != 0 && c.Retention < 24*time.Hour {
 		return c, fmt.Errorf("KURZ_ANALYTICS_RETENTION must be at least 24h (roll-ups are hourly), such as 2160h for 90 days, or 0 to keep them; not %s", c.Retention)
+	}
+	if c.VisitLog.Retention != 0 && c.VisitLog.Retention < backend.MinVisitLogRetention {
+		return c, fmt.Errorf("KURZ_VISIT_LOG_RETENTION must be at least 24h (the log is dropped by day), such as 720h for 30 days, or 0s to keep no visit log; not %s", c.VisitLog.Retention)
 	}
 	if (len(c.Sentinel.Addrs) > 0) != (c.Sentinel.MasterName != "") {
 		return c, fmt.Errorf("KURZ_REDIS_SENTINELS and KURZ_REDIS_MASTER_NAME go together: the Sentinels' host:port list and the master's name")

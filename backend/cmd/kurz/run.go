@@ -115,6 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		recorder := backend.NewVisitRecorder(cache, cfg.FlushInterval, logger)
 		visitFolder := backend.NewVisitFolder(cache, db, classifier, cfg.FlushInterval, logger)
 		visitFolder.Retention = cfg.Retention
+		visitFolder.Log = cfg.VisitLog
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "kurz_visits_folded_total", Help: "Visits this replica folded into the analytics roll-ups.",
 		}, func() float64 { return float64(visitFolder.Folded()) }), prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -44,6 +44,8 @@ var settings = []setting{
 	{"KURZ_ANALYTICS", "true", "record visits and fold them into hourly roll-ups (the edge's disableAnalytics is its own switch)"},
 	{"KURZ_ANALYTICS_FULL_REFERRER", "false", "true: keep referrers' URLs (without user info and fragment), not only their hosts"},
 	{"KURZ_ANALYTICS_RETENTION", "0s", "how long visit roll-ups are kept; 0s: until deleted; refused below 24h"},
+	{"KURZ_VISIT_LOG_RETENTION", "720h", "how long each visit is also kept as a row (time, referrer, browser, system, device, country, bot; no address), dropped by day; 0s: no visit log; refused below 24h"},
+	{"KURZ_VISIT_LOG_FULL_UA", "false", "true: the visit log keeps each visit's user agent too (at most 256 bytes)"},
 	{"KURZ_GEOIP_DB", "", "a MaxMind-format country database (GeoLite2 or ip-location-db); empty: countries unknown; refused at start when unreadable"},
 	{"KURZ_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on standard output)"},
 }

@@ -24,6 +24,31 @@
     if (res.status === 404) { status('There is no link ' + code + ' among yours.'); return; }
     if (!res.ok) { status('The statistics are unavailable right now. Please try again in a moment.'); return; }
     show(await res.json(), r[1]);
+    latest('');
+  }
+
+  // The visit log, newest first, a page at a time (kept for the server's retention).
+  let nextCursor = '';
+  async function latest(cursor) {
+    const key = sessionStorage.getItem('kurz.key') || '';
+    const path = (code ? '/api/links/' + encodeURIComponent(code) + '/visits' : '/api/visits') +
+      '?limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+    const body = $('latest').tBodies[0];
+    if (!cursor) body.replaceChildren();
+    let res;
+    try {
+      res = await fetch(path, { headers: { 'Authorization': 'Bearer ' + key, 'Accept': 'application/json' } });
+    } catch (e) { return; }
+    if (!res.ok) return;
+    const page = await res.json();
+    page.visits.forEach(function (v) {
+      const tr = body.insertRow();
+      [new Date(v.at).toLocaleString(), v.code, v.referrer, v.browser, v.os, v.device + (v.bot ? ' (bot)' : ''), v.country]
+        .forEach(function (text) { tr.insertCell().textContent = text; });
+    });
+    if (!body.rows.length) body.insertRow().insertCell().textContent = 'No visits logged yet.';
+    nextCursor = page.next_cursor || '';
+    $('more').hidden = !nextCursor;
   }
 
   function show(st, interval) {
@@ -97,5 +122,6 @@
   $('code').textContent = code || 'all links';
   document.title = 'kurz — visits of ' + (code || 'all links');
   $('range').addEventListener('change', load);
+  $('more').addEventListener('click', function () { latest(nextCursor); });
   load();
 })();
