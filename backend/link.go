@@ -5,12 +5,15 @@ package backend
 import (
 	"context"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // Link is a short code and the URL it redirects to.
 type Link struct {
 	ID          int64  // sequence id (a generated code is derived from it)
-	Code        string // generated, or an alias
+	Domain      string // its short domain; "": the default (Domains)
+	Code        string // generated, or an alias; unique on its domain
 	URL         string // normalized target
 	URLHash     []byte // SHA-256 of URL, the dedup key
 	Dedup       bool   // a plain link: one code per URL
@@ -26,12 +29,15 @@ type Link struct {
 	Meta
 }
 
+// Key names l in Redis, the hits, the visits and invalidations (link.Key).
+func (l Link) Key() string { return link.Key(l.Domain, l.Code) }
+
 // Invalidation removes a changed or deleted link from the caches: the code's
 // entry, the dedup entry of its old URL (URLHash, nil if none), and any fill
 // older than Version. It is stored with the change and deleted once done.
 type Invalidation struct {
 	ID       int64
-	Code     string
+	Code     string // the link's key (link.Key)
 	URLHash  []byte
 	Version  int64
 	Announce bool // Code is a new alias: listed (for the edge if of link.CodeLength characters)
@@ -57,6 +63,7 @@ func (l Link) Gone(now time.Time) error {
 // CreateRequest is what POST /api/shorten may ask for.
 type CreateRequest struct {
 	URL       string
+	Domain    string // as stored: "" for the default (Domains.Param)
 	Alias     string
 	ExpiresAt *time.Time
 	MaxVisits *int64
@@ -93,8 +100,9 @@ type LinkPatch struct {
 type ListQuery struct {
 	Cursor        string // from the previous page; empty: the first page
 	Limit         int
-	Search        string // substring of the target URL, title, code or a tag
-	Owner         *int64 // only links of this key; nil: every link
+	Search        string  // substring of the target URL, title, code or a tag
+	Domain        *string // only links of this domain (as stored); nil: every domain
+	Owner         *int64  // only links of this key; nil: every link
 	Tags          []string
 	AllTags       bool       // every one of Tags, not any
 	CreatedAfter  *time.Time // created at or after
@@ -130,7 +138,8 @@ type APIKey struct {
 	RevokedAt *time.Time
 }
 
-// LinkStore is the durable store of links (Postgres).
+// LinkStore is the durable store of links (Postgres). Its methods name a
+// link by its key (link.Key: the code, with the domain unless the default).
 type LinkStore interface {
 	// NextIDs reserves n fresh ids from the link sequence.
 	NextIDs(ctx context.Context, n int) ([]int64, error)
@@ -150,8 +159,8 @@ type LinkStore interface {
 	// it returns the target, or EGONE when the link is expired or used up.
 	Visit(ctx context.Context, code string) (string, error)
 	ListLinks(ctx context.Context, q ListQuery) ([]Link, string, error)
-	// CrawlableCodes returns up to limit codes of crawlable links, in code order.
-	CrawlableCodes(ctx context.Context, limit int) ([]string, error)
+	// CrawlableCodes returns up to limit codes of crawlable links of domain, in code order.
+	CrawlableCodes(ctx context.Context, domain string, limit int) ([]string, error)
 	// UpdateLink applies p and stores the invalidation of the old entries in
 	// the same transaction. Any change takes the link out of deduplication.
 	// With owner set, a link of another owner is ENOTFOUND.

@@ -32,7 +32,7 @@ func (s *Shortener) Report(ctx context.Context, code, reason string) (Report, er
 	if err != nil {
 		return Report{}, err
 	}
-	r, err := s.store.CreateReport(ctx, Report{Code: l.Code, Target: l.URL, Reason: reason})
+	r, err := s.store.CreateReport(ctx, Report{Code: l.Key(), Target: l.URL, Reason: reason})
 	if err == nil {
 		s.logger.Warn("link reported", "code", l.Code, "report", r.ID)
 	}

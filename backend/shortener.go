@@ -54,7 +54,7 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if err != nil {
 		return Link{}, false, err
 	}
-	l := Link{URL: normalized, URLHash: HashURL(normalized), Dedup: req.Plain(),
+	l := Link{Domain: req.Domain, URL: normalized, URLHash: HashURL(req.Domain, normalized), Dedup: req.Plain(),
 		ExpiresAt: req.ExpiresAt, MaxVisits: req.MaxVisits, Redirect: req.Redirect, OwnerKeyID: req.Owner, Meta: meta}
 	if err := l.CheckWindow(); err != nil {
 		return Link{}, false, err
@@ -155,9 +155,9 @@ func (s *Shortener) insert(ctx context.Context, l Link, isAlias bool) (Link, boo
 	if err != nil {
 		return Link{}, false, err
 	}
-	if len(stored.Code) != link.CodeLength {
+	if len(stored.Key()) != link.CodeLength { // not one the edge decodes: another length, or another domain
 		if err := s.inval.Apply(ctx, inv); err != nil {
-			s.logger.Warn("listing a new alias failed; retried in the background", "code", stored.Code, "err", err)
+			s.logger.Warn("listing a new alias failed; retried in the background", "key", stored.Key(), "err", err)
 		}
 		return stored, true, nil
 	}
@@ -165,7 +165,7 @@ func (s *Shortener) insert(ctx context.Context, l Link, isAlias bool) (Link, boo
 	if s.inval.Apply(ctx, inv) != nil {
 		// Meanwhile no edge may still trust a view without it.
 		time.Sleep(time.Until(started.Add(link.IssuedFreshFor)))
-	} else if err := s.cache.AwaitAnnounced(ctx, stored.Code, link.AnnounceAckWait); err != nil {
+	} else if err := s.cache.AwaitAnnounced(ctx, stored.Key(), link.AnnounceAckWait); err != nil {
 		s.logger.Warn("not every edge listed a new alias in time; it may answer it 404 for a moment", "code", stored.Code, "err", err)
 	}
 	return stored, true, nil
@@ -221,18 +221,20 @@ func (s *Shortener) fillCache(ctx context.Context, l Link, withHash bool) bool {
 	}
 	filled, err := s.cache.SetLink(ctx, l, ttl, withHash && l.Dedup)
 	if err != nil {
-		s.logger.Warn("redis fill failed", "code", l.Code, "err", err)
+		s.logger.Warn("redis fill failed", "key", l.Key(), "err", err)
 		return true
 	}
 	return filled
 }
 
-// Resolve returns the target and redirect status of code and counts the
-// visit; a link that forwards query strings gets the visitor's rawQuery.
-func (s *Shortener) Resolve(ctx context.Context, code, rawQuery string) (string, int, error) {
-	if !link.IsAlias(code) {
+// Resolve returns the target and redirect status of the link of key
+// (link.Key) and counts the visit; a link that forwards query strings gets
+// the visitor's rawQuery.
+func (s *Shortener) Resolve(ctx context.Context, key, rawQuery string) (string, int, error) {
+	if !link.IsKey(key) {
 		return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
+	code := key // the hits, the caches and the store name a link by its key
 	cached, err := s.cache.URL(ctx, code)
 	if err != nil {
 		s.logger.Warn("redis lookup failed, using postgres", "err", err)
@@ -249,7 +251,7 @@ func (s *Shortener) Resolve(ctx context.Context, code, rawQuery string) (string,
 		s.hits.Record(code)
 		return forwarded(url, forward, rawQuery), s.redirect, nil
 	}
-	if len(code) != link.CodeLength && err == nil { // a storm of such paths must not reach Postgres
+	if _, c := link.SplitKey(key); len(c) != link.CodeLength && err == nil { // a storm of such paths must not reach Postgres
 		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted {
 			return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 		}
@@ -302,10 +304,10 @@ func (s *Shortener) statusOf(l Link) int {
 	return s.redirect
 }
 
-// Get returns the link of code with its counts so far (from a read replica
-// if there is one), if actor may manage it: to others it does not exist.
+// Get returns the link of key (link.Key) with its counts so far (from a read
+// replica if there is one), if actor may manage it: to others it does not exist.
 func (s *Shortener) Get(ctx context.Context, actor Actor, code string) (Link, error) {
-	if !link.IsAlias(code) {
+	if !link.IsKey(code) {
 		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	l, _, err := s.store.ReadLink(ctx, code)
@@ -323,7 +325,7 @@ func noLink(err error) error {
 	return err
 }
 
-// Lookup checks that code names a live link, without counting a visit.
+// Lookup checks that the key code names a live link, without counting a visit.
 func (s *Shortener) Lookup(ctx context.Context, code string) (Link, error) {
 	l, err := s.Get(ctx, system, code)
 	if err == nil && l.NotYetValid(s.now()) {
@@ -374,15 +376,15 @@ func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link,
 // about 500 KiB of it.
 const MaxCrawlable = 20000
 
-// Crawlable returns the codes of the links crawlers may follow.
-func (s *Shortener) Crawlable(ctx context.Context) ([]string, error) {
-	return s.store.CrawlableCodes(ctx, MaxCrawlable)
+// Crawlable returns the codes of the links of domain crawlers may follow.
+func (s *Shortener) Crawlable(ctx context.Context, domain string) ([]string, error) {
+	return s.store.CrawlableCodes(ctx, domain, MaxCrawlable)
 }
 
-// Update changes a link; its old cache entries are gone when it returns, or,
-// if Redis does not answer, as soon as Redis does (see Invalidator).
+// Update changes the link of the key code; its old cache entries are gone
+// when it returns, or, if Redis does not answer, as soon as Redis does (see Invalidator).
 func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p LinkPatch) (Link, error) {
-	if !link.IsAlias(code) {
+	if !link.IsKey(code) {
 		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	if p.URL != nil {
@@ -413,23 +415,23 @@ func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p Link
 	if err != nil {
 		return Link{}, err
 	}
-	s.logger.Info("link changed", "code", code, "key_id", actor.KeyID, "role", actor.Role)
+	s.logger.Info("link changed", "key", code, "key_id", actor.KeyID, "role", actor.Role)
 	if s.inval.Apply(ctx, inv) == nil {
 		s.fillCache(context.WithoutCancel(ctx), after, false)
 	}
 	return after, nil
 }
 
-// Delete removes a link and its cache entries.
+// Delete removes the link of the key code and its cache entries.
 func (s *Shortener) Delete(ctx context.Context, actor Actor, code string) error {
-	if !link.IsAlias(code) {
+	if !link.IsKey(code) {
 		return Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	inv, err := s.store.DeleteLink(ctx, code, actor.Scope())
 	if err != nil {
 		return err
 	}
-	s.logger.Info("link deleted", "code", code, "key_id", actor.KeyID, "role", actor.Role)
+	s.logger.Info("link deleted", "key", code, "key_id", actor.KeyID, "role", actor.Role)
 	s.inval.Apply(ctx, inv)
 	return nil
 }

@@ -159,8 +159,12 @@ func isLocalName(h string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
-// HashURL is the dedup key of a normalized URL.
-func HashURL(normalized string) []byte {
+// HashURL is the dedup key of a normalized URL on domain: its SHA-256 on
+// the default domain (as before domains), with the domain's name first on another.
+func HashURL(domain, normalized string) []byte {
+	if domain != "" {
+		normalized = domain + "\n" + normalized
+	}
 	sum := sha256.Sum256([]byte(normalized))
 	return sum[:]
 }

@@ -57,7 +57,7 @@ return 1`
 
 // Visit is one visit as edges and backends send it: nothing is parsed yet.
 type Visit struct {
-	Code      string
+	Code      string    // the link's key: its code, with its domain unless the default (Key)
 	At        time.Time // to the second
 	Addr      string    // the client's IP address
 	Referrer  string
@@ -105,7 +105,7 @@ func ParseVisits(packed string, visit func(Visit)) (malformed int) {
 			packed = ""
 		}
 		f := strings.SplitN(line, "\t", 5)
-		if len(f) != 5 || !IsAlias(f[0]) {
+		if len(f) != 5 || !IsKey(f[0]) {
 			malformed++
 			continue
 		}

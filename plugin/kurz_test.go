@@ -39,7 +39,7 @@ func mustNewConnected(tb testing.TB, cfg *Config) (http.Handler, *nextHandler) {
 	tb.Helper()
 	h, next := mustNew(tb, cfg)
 	deadline := time.Now().Add(5 * time.Second)
-	e := h.(*Kurz).edge
+	e := kurzOf(h).edge
 	// subscribed too: the first subscription empties the hot cache, which would race the test
 	for !e.redis.connected() || (!cfg.DisableHotCache && e.snapshot().subscriptions == 0) {
 		if time.Now().After(deadline) {
@@ -48,6 +48,14 @@ func mustNewConnected(tb testing.TB, cfg *Config) (http.Handler, *nextHandler) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return h, next
+}
+
+// kurzOf is the Kurz of a handler New returned (with domains, inside its hostRouter).
+func kurzOf(h http.Handler) *Kurz {
+	if r, ok := h.(*hostRouter); ok {
+		return r.k
+	}
+	return h.(*Kurz)
 }
 
 func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
@@ -93,6 +101,9 @@ func TestNew(t *testing.T) {
 		{"ErrSentinelWithoutMasterName", func(c *Config) { c.SentinelAddresses = []string{"127.0.0.1:1"} }, "masterName must name"},
 		{"ErrBadSentinelAddress", func(c *Config) { c.SentinelAddresses, c.MasterName = []string{"nope"}, "kurz" }, "must be host:port"},
 		{"ErrMasterNameAlone", func(c *Config) { c.MasterName = "kurz" }, "masterName needs sentinelAddresses"},
+		{"OKDomains", func(c *Config) { c.Domains = []string{"go.example.com", "S.example.org"} }, ""},
+		{"ErrDomainWithPort", func(c *Config) { c.Domains = []string{"go.example.com:8000"} }, "without scheme or port"},
+		{"ErrDomainTwice", func(c *Config) { c.Domains = []string{"go.example.com", "Go.example.com"} }, "twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := CreateConfig()
@@ -244,6 +255,45 @@ func TestEdgesOfOneProcessCountApart(t *testing.T) {
 			t.Fatalf("hits = %q and %q, visits %d; want 3, 3 and 6", a, b, visits)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With domains the edge serves the default domain's links, in any spelling
+// of its host, leaves the other domains to the backends and refuses other hosts.
+func TestDomains(t *testing.T) {
+	r := mustStartRedis(t)
+	mustDo(t, r.addr, "SET", "code:tDom001", "https://example.com/default")
+	cfg := testConfig(r.addr, "47s")
+	cfg.Domains = []string{"kurz.test", "s.example.org"}
+	h, next := mustNewConnected(t, cfg)
+	for _, tc := range []struct {
+		name, host, path string
+		status           int
+	}{
+		{"OKDefault", "kurz.test", "/tDom001", 301},
+		{"OKDefaultAgain", "kurz.test", "/tDom001", 301},
+		{"OKDefaultWithPortAndCase", "KURZ.test:8000", "/tDom001", 301},
+		{"OKDefaultMiss", "kurz.test:8000", "/tDom002", http.StatusTeapot},
+		{"OKOtherDomainToBackends", "s.example.org", "/tDom001", http.StatusTeapot},
+		{"OKOtherDomainAPI", "s.example.org:8000", "/api/links", http.StatusTeapot},
+		{"ErrNotOurHost", "evil.example", "/tDom001", http.StatusNotFound},
+		{"ErrNotOurHostAPI", "evil.example", "/api/shorten", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.path, nil)
+			req.Host = tc.host
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got, want := rec.Code, tc.status; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			if tc.status == 301 && rec.Header().Get("Location") != "https://example.com/default" {
+				t.Errorf("Location = %q", rec.Header().Get("Location"))
+			}
+		})
+	}
+	if got, want := next.called, 3; got != want {
+		t.Errorf("next called %d times, want %d", got, want)
 	}
 }
 

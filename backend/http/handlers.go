@@ -14,6 +14,7 @@ import (
 
 type shortenRequest struct {
 	URL        *string  `json:"url"`
+	Domain     string   `json:"domain"`
 	Alias      string   `json:"alias"`
 	ExpiresAt  *string  `json:"expires_at"`
 	MaxVisits  *int64   `json:"max_visits"`
@@ -47,7 +48,12 @@ func (s *server) handleShorten() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		creq := backend.CreateRequest{URL: *req.URL, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect,
+		domain, err := s.cfg.Domains.Param(req.Domain)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		creq := backend.CreateRequest{URL: *req.URL, Domain: domain, Alias: req.Alias, ExpiresAt: expires, MaxVisits: req.MaxVisits, Redirect: req.Redirect,
 			Meta: backend.Meta{Tags: req.Tags, Title: req.Title, ValidSince: since, Crawlable: req.Crawlable, ForwardQuery: req.ForwardQuery}}
 		if actor := actorOf(r); actor != backend.Anonymous {
 			creq.Owner = &actor.KeyID
@@ -102,7 +108,7 @@ func (s *server) handleCode() http.Handler {
 // (Shlink's robots.txt: the others would spend a visit, and a count).
 func (s *server) handleRobots() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		codes, err := s.links.Crawlable(r.Context())
+		codes, err := s.links.Crawlable(r.Context(), s.cfg.Domains.OfHost(r.Host))
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -134,7 +140,8 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		if !s.getOrHead(w, r) {
 			return
 		}
-		target, status, err := s.links.Resolve(r.Context(), strings.TrimPrefix(r.URL.Path, "/"), r.URL.RawQuery)
+		key := s.hostKey(r, strings.TrimPrefix(r.URL.Path, "/"))
+		target, status, err := s.links.Resolve(r.Context(), key, r.URL.RawQuery)
 		if err != nil {
 			s.notFound(w, r, err)
 			return
@@ -145,7 +152,7 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		w.Header().Set("Location", target)
 		w.WriteHeader(status)
 		if s.cfg.Visits != nil && r.Method == http.MethodGet { // HEAD is not a visit: uptime monitors use it
-			s.cfg.Visits.Record(link.Visit{Code: strings.TrimPrefix(r.URL.Path, "/"), At: time.Now(),
+			s.cfg.Visits.Record(link.Visit{Code: key, At: time.Now(),
 				Addr: clientAddr(r), Referrer: r.Referer(), UserAgent: r.UserAgent()})
 		}
 	}
@@ -166,11 +173,12 @@ func (s *server) handleQR() http.HandlerFunc {
 			return
 		}
 		code := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")
-		if _, err := s.links.Lookup(r.Context(), code); err != nil {
+		l, err := s.links.Lookup(r.Context(), s.hostKey(r, code))
+		if err != nil {
 			s.notFound(w, r, err)
 			return
 		}
-		svg, err := qrSVG(s.cfg.PublicURL + "/" + code)
+		svg, err := qrSVG(s.shortURL(l.Domain, l.Code))
 		if err != nil {
 			s.error(w, r, backend.Wrap(backend.EINTERNAL, err, "internal error"))
 			return

@@ -43,7 +43,7 @@ func (acceptingLinks) Reports(context.Context, backend.Actor, int) ([]backend.Re
 	return nil, nil
 }
 func (acceptingLinks) Delete(context.Context, backend.Actor, string) error { return nil }
-func (acceptingLinks) Crawlable(context.Context) ([]string, error)         { return nil, nil }
+func (acceptingLinks) Crawlable(context.Context, string) ([]string, error) { return nil, nil }
 func (acceptingLinks) Stats(context.Context, backend.Actor, string, backend.StatsQuery) (backend.Stats, error) {
 	return backend.Stats{}, nil
 }

@@ -9,14 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/kurzlink/kurz/backend"
 )
 
 // linkJSON is a link as the API shows it; full adds the management fields.
 type linkJSON struct {
 	ShortCode   string     `json:"short_code"`
+	Domain      string     `json:"domain,omitempty"` // its domain's name; absent on the default domain
 	ShortURL    string     `json:"short_url"`
 	OriginalURL string     `json:"original_url"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
@@ -35,7 +34,7 @@ type linkJSON struct {
 }
 
 func (s *server) linkJSON(l backend.Link, full bool) linkJSON {
-	j := linkJSON{ShortCode: l.Code, ShortURL: s.cfg.PublicURL + "/" + l.Code, OriginalURL: l.URL,
+	j := linkJSON{ShortCode: l.Code, Domain: l.Domain, ShortURL: s.shortURL(l.Domain, l.Code), OriginalURL: l.URL,
 		ExpiresAt: l.ExpiresAt, MaxVisits: l.MaxVisits, Redirect: l.Redirect, Disabled: l.Disabled,
 		Tags: l.Tags, Title: l.Title, ValidSince: l.ValidSince, Crawlable: l.Crawlable, ForwardQuery: l.ForwardQuery}
 	if full {
@@ -123,6 +122,14 @@ func (s *server) handleListLinks() http.HandlerFunc {
 			return
 		}
 		lq.Limit = limit
+		if name := r.URL.Query().Get("domain"); name != "" {
+			domain, err := s.cfg.Domains.Param(name)
+			if err != nil {
+				s.error(w, r, err)
+				return
+			}
+			lq.Domain = &domain
+		}
 		links, next, err := s.links.List(r.Context(), actorOf(r), lq)
 		if err != nil {
 			s.error(w, r, err)
@@ -185,7 +192,12 @@ func parseTimeOrDate(name, raw string) (*time.Time, error) {
 
 func (s *server) handleGetLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		l, err := s.links.Get(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"))
+		key, err := s.paramKey(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		l, err := s.links.Get(r.Context(), actorOf(r), key)
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -210,7 +222,12 @@ func (s *server) handlePatchLink() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		l, err := s.links.Update(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"), p)
+		key, err := s.paramKey(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		l, err := s.links.Update(r.Context(), actorOf(r), key, p)
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -308,7 +325,12 @@ func parsePatch(fields map[string]json.RawMessage) (backend.LinkPatch, error) {
 
 func (s *server) handleDeleteLink() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.links.Delete(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code")); err != nil {
+		key, err := s.paramKey(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if err := s.links.Delete(r.Context(), actorOf(r), key); err != nil {
 			s.error(w, r, err)
 			return
 		}
@@ -324,7 +346,12 @@ func (s *server) handleStats() http.HandlerFunc {
 			s.error(w, r, err)
 			return
 		}
-		st, err := s.links.Stats(r.Context(), actorOf(r), httprouter.ParamsFromContext(r.Context()).ByName("code"), q)
+		key, err := s.paramKey(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		st, err := s.links.Stats(r.Context(), actorOf(r), key, q)
 		if err != nil {
 			s.error(w, r, err)
 			return

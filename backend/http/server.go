@@ -24,7 +24,7 @@ type Links interface {
 	List(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, string, error)
 	Update(ctx context.Context, actor backend.Actor, code string, p backend.LinkPatch) (backend.Link, error)
 	Delete(ctx context.Context, actor backend.Actor, code string) error
-	Crawlable(ctx context.Context) ([]string, error)                                                          // the codes crawlers may follow, for /robots.txt
+	Crawlable(ctx context.Context, domain string) ([]string, error)                                           // the codes crawlers may follow, for /robots.txt
 	Stats(ctx context.Context, actor backend.Actor, code string, q backend.StatsQuery) (backend.Stats, error) // code "": every link
 	VisitLog(ctx context.Context, actor backend.Actor, q backend.VisitLogQuery) ([]backend.LoggedVisit, string, error)
 	Health(ctx context.Context) error
@@ -38,7 +38,8 @@ type Keys interface {
 
 // Config holds the HTTP settings.
 type Config struct {
-	PublicURL    string // base of short_url, without trailing slash
+	PublicURL    string          // base of short_url, without trailing slash
+	Domains      backend.Domains // the short domains served, the default (PublicURL's host) first
 	MaxBodyBytes int64
 	RedirectCode int           // 301 unless set
 	CacheControl string        // sent with redirects

@@ -5,15 +5,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
 // visitJSON is one logged visit.
 type visitJSON struct {
 	At        time.Time `json:"at"`
 	Code      string    `json:"code"`
+	Domain    string    `json:"domain,omitempty"` // absent on the default domain
 	Referrer  string    `json:"referrer"`
 	Browser   string    `json:"browser"`
 	OS        string    `json:"os"`
@@ -33,7 +33,12 @@ type visitLogResponse struct {
 func (s *server) handleVisitLog() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
-		q := backend.VisitLogQuery{Code: httprouter.ParamsFromContext(r.Context()).ByName("code"), Tag: v.Get("tag"), Cursor: v.Get("cursor")}
+		key, err := s.paramKey(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		q := backend.VisitLogQuery{Code: key, Tag: v.Get("tag"), Cursor: v.Get("cursor")}
 		if l := v.Get("limit"); l != "" {
 			n, err := strconv.Atoi(l)
 			if err != nil || n < 1 {
@@ -49,7 +54,8 @@ func (s *server) handleVisitLog() http.HandlerFunc {
 		}
 		res := visitLogResponse{Visits: make([]visitJSON, len(visits)), NextCursor: next}
 		for i, l := range visits {
-			res.Visits[i] = visitJSON{At: l.At, Code: l.Code, Referrer: l.Referrer, Browser: l.Browser, OS: l.OS,
+			domain, code := link.SplitKey(l.Code)
+			res.Visits[i] = visitJSON{At: l.At, Code: code, Domain: domain, Referrer: l.Referrer, Browser: l.Browser, OS: l.OS,
 				Device: l.Device, Country: l.Country, Bot: l.Bot, UserAgent: l.UserAgent}
 		}
 		s.respond(w, http.StatusOK, res)

@@ -20,12 +20,12 @@ func (db *DB) CreateAlias(ctx context.Context, l backend.Link) (out backend.Link
 		if out, err = scanLink(tx.QueryRow(ctx, createSQL, createArgs(l)...)); err != nil {
 			return err
 		}
-		if _, err = tx.Exec(ctx, `INSERT INTO edge_aliases (code) VALUES ($1) ON CONFLICT DO NOTHING`, out.Code); err != nil {
+		if _, err = tx.Exec(ctx, `INSERT INTO edge_aliases (code) VALUES ($1) ON CONFLICT DO NOTHING`, out.Key()); err != nil {
 			return err
 		}
-		inv = backend.Invalidation{Code: out.Code, Announce: true}
+		inv = backend.Invalidation{Code: out.Key(), Announce: true}
 		return tx.QueryRow(ctx, `INSERT INTO cache_invalidations (code, version, announce) VALUES ($1, $2, true) RETURNING id, version`,
-			out.Code, out.Version).Scan(&inv.ID, &inv.Version)
+			out.Key(), out.Version).Scan(&inv.ID, &inv.Version)
 	})
 	return out, inv, done(err)
 }
@@ -98,11 +98,12 @@ func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `SELECT id, short_code FROM url_mappings WHERE NOT dedup`)
+		rows, _ := tx.Query(ctx, `SELECT id, domain, short_code FROM url_mappings WHERE NOT dedup`)
 		var aliases []string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &code}, func() error {
+		var domain string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &domain, &code}, func() error {
 			if generated, _ := codec.Encode(id); generated != code {
-				aliases = append(aliases, code)
+				aliases = append(aliases, link.Key(domain, code))
 			}
 			return nil
 		}); err != nil {

@@ -26,7 +26,7 @@ func MustMigrated(tb testing.TB) *postgres.DB {
 func MustCreate(tb testing.TB, db *postgres.DB, id int64, code string, plain bool) {
 	tb.Helper()
 	url := "https://example.com/" + code
-	if _, _, err := db.CreateLink(context.Background(), backend.Link{ID: id, Code: code, URL: url, URLHash: backend.HashURL(url), Dedup: plain}); err != nil {
+	if _, _, err := db.CreateLink(context.Background(), backend.Link{ID: id, Code: code, URL: url, URLHash: backend.HashURL("", url), Dedup: plain}); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -107,7 +107,7 @@ func TestClaimCodeSpace(t *testing.T) {
 	})
 	t.Run("CreateAliasIsListedAndAnnounced", func(t *testing.T) {
 		db := MustMigrated(t)
-		l := backend.Link{ID: 7, Code: "newAlia", URL: "https://example.com/a", URLHash: backend.HashURL("https://example.com/a")}
+		l := backend.Link{ID: 7, Code: "newAlia", URL: "https://example.com/a", URLHash: backend.HashURL("", "https://example.com/a")}
 		_, inv, err := db.CreateAlias(ctx, l)
 		if err != nil || !inv.Announce || inv.Code != l.Code {
 			t.Fatalf("CreateAlias = %+v, %v", inv, err)
@@ -120,7 +120,7 @@ func TestClaimCodeSpace(t *testing.T) {
 		if _, _, err := db.CreateAlias(ctx, l); backend.ErrorCode(err) != backend.ECONFLICT {
 			t.Errorf("CreateAlias of a taken alias = %v, want conflict", err)
 		}
-		other := backend.Link{ID: 9, Code: "other-length", URL: "https://example.com/o", URLHash: backend.HashURL("https://example.com/o")}
+		other := backend.Link{ID: 9, Code: "other-length", URL: "https://example.com/o", URLHash: backend.HashURL("", "https://example.com/o")}
 		if _, inv, err := db.CreateAlias(ctx, other); err != nil || !inv.Announce {
 			t.Fatalf("CreateAlias(%s) = %+v, %v", other.Code, inv, err)
 		}

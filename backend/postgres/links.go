@@ -12,16 +12,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
-const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled, tags, coalesce(title, ''), valid_since, crawlable, forward_query`
+const linkColumns = `id, short_code, original_url, url_hash, dedup, created_at, updated_at, access_count, expires_at, max_visits, coalesce(redirect_status, 0), version, owner_key_id, disabled, tags, coalesce(title, ''), valid_since, crawlable, forward_query, domain`
 
 // scanLink scans linkColumns, then extra.
 func scanLink(row pgx.Row, extra ...any) (backend.Link, error) {
 	var l backend.Link
 	var redirect int16
 	err := row.Scan(append([]any{&l.ID, &l.Code, &l.URL, &l.URLHash, &l.Dedup, &l.CreatedAt, &l.UpdatedAt, &l.AccessCount, &l.ExpiresAt, &l.MaxVisits,
-		&redirect, &l.Version, &l.OwnerKeyID, &l.Disabled, &l.Tags, &l.Title, &l.ValidSince, &l.Crawlable, &l.ForwardQuery}, extra...)...)
+		&redirect, &l.Version, &l.OwnerKeyID, &l.Disabled, &l.Tags, &l.Title, &l.ValidSince, &l.Crawlable, &l.ForwardQuery, &l.Domain}, extra...)...)
 	l.Redirect = int(redirect)
 	if len(l.Tags) == 0 {
 		l.Tags = nil
@@ -34,8 +35,8 @@ func scanLink(row pgx.Row, extra ...any) (backend.Link, error) {
 // after this statement's snapshot, it returns no row and the caller runs it again.
 const createPlainSQL = `
 WITH ins AS (
-	INSERT INTO url_mappings (id, short_code, original_url, url_hash, owner_key_id)
-	VALUES ($1, $2, $3, $4, $5)
+	INSERT INTO url_mappings (id, short_code, original_url, url_hash, owner_key_id, domain)
+	VALUES ($1, $2, $3, $4, $5, $6)
 	ON CONFLICT (url_hash) WHERE dedup DO NOTHING
 	RETURNING ` + linkColumns + `, true AS created
 )
@@ -45,8 +46,8 @@ SELECT ` + linkColumns + `, false FROM url_mappings WHERE url_hash = $4 AND dedu
 LIMIT 1`
 
 const createSQL = `
-INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id, tags, title, valid_since, crawlable, forward_query)
-VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8, $9, nullif($10, ''), $11, $12, $13)
+INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, expires_at, max_visits, redirect_status, owner_key_id, tags, title, valid_since, crawlable, forward_query, domain)
+VALUES ($1, $2, $3, $4, false, $5, $6, nullif($7, 0), $8, $9, nullif($10, ''), $11, $12, $13, $14)
 RETURNING ` + linkColumns
 
 // createArgs are createSQL's arguments for l.
@@ -55,7 +56,7 @@ func createArgs(l backend.Link) []any {
 	if tags == nil {
 		tags = []string{}
 	}
-	return []any{l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID, tags, l.Title, l.ValidSince, l.Crawlable, l.ForwardQuery}
+	return []any{l.ID, l.Code, l.URL, l.URLHash, l.ExpiresAt, l.MaxVisits, l.Redirect, l.OwnerKeyID, tags, l.Title, l.ValidSince, l.Crawlable, l.ForwardQuery, l.Domain}
 }
 
 func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, bool, error) {
@@ -66,7 +67,7 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 	}
 	for attempt := 0; ; attempt++ {
 		var created bool
-		out, err := scanLink(db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID), &created)
+		out, err := scanLink(db.pool.QueryRow(ctx, createPlainSQL, l.ID, l.Code, l.URL, l.URLHash, l.OwnerKeyID, l.Domain), &created)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 3 {
 			continue
 		}
@@ -74,11 +75,12 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 	}
 }
 
-const findByCodeSQL = `SELECT ` + linkColumns + ` FROM url_mappings WHERE short_code = $1`
+const findByCodeSQL = `SELECT ` + linkColumns + ` FROM url_mappings WHERE domain = $1 AND short_code = $2`
 
-func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error) {
+func (db *DB) FindByCode(ctx context.Context, key string) (backend.Link, error) {
 	ctx, done := db.begin(ctx, "find_by_code")
-	l, err := scanLink(db.pool.QueryRow(ctx, findByCodeSQL, code))
+	domain, code := link.SplitKey(key)
+	l, err := scanLink(db.pool.QueryRow(ctx, findByCodeSQL, domain, code))
 	return l, done(err)
 }
 
@@ -88,7 +90,8 @@ func (db *DB) FindByCode(ctx context.Context, code string) (backend.Link, error)
 func (db *DB) ReadLink(ctx context.Context, code string) (backend.Link, bool, error) {
 	if db.replica != nil {
 		rctx, done := db.begin(ctx, "read_link_replica")
-		l, err := scanLink(db.replica.QueryRow(rctx, findByCodeSQL, code))
+		domain, c := link.SplitKey(code)
+		l, err := scanLink(db.replica.QueryRow(rctx, findByCodeSQL, domain, c))
 		if done(err) == nil {
 			db.reads.WithLabelValues("replica").Inc()
 			return l, true, nil
@@ -106,9 +109,9 @@ func (db *DB) Visit(ctx context.Context, code string) (string, error) {
 	var url string
 	err := db.pool.QueryRow(ctx, `
 		UPDATE url_mappings SET access_count = access_count + 1
-		WHERE short_code = $1 AND (max_visits IS NULL OR access_count < max_visits)
+		WHERE domain = $1 AND short_code = $2 AND (max_visits IS NULL OR access_count < max_visits)
 		  AND (expires_at IS NULL OR expires_at > now()) AND NOT disabled
-		RETURNING original_url`, code).Scan(&url)
+		RETURNING original_url`, domainOf(code), codeOf(code)).Scan(&url)
 	if errors.Is(err, pgx.ErrNoRows) {
 		l, ferr := db.FindByCode(ctx, code)
 		if ferr != nil {
@@ -170,8 +173,9 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 		  AND (cardinality($7::text[]) = 0 OR (CASE WHEN $8 THEN tags @> $7 ELSE tags && $7 END))
 		  AND ($9::timestamptz IS NULL OR created_at >= $9)
 		  AND ($10::timestamptz IS NULL OR created_at < $10)
+		  AND ($11::text IS NULL OR domain = $11)
 		ORDER BY `+order+`
-		LIMIT $5`, afterTime, afterID, afterCount, escapeLike(q.Search), q.Limit+1, q.Owner, tags, q.AllTags, q.CreatedAfter, q.CreatedBefore)
+		LIMIT $5`, afterTime, afterID, afterCount, escapeLike(q.Search), q.Limit+1, q.Owner, tags, q.AllTags, q.CreatedAfter, q.CreatedBefore, q.Domain)
 	if err != nil {
 		return nil, "", done(err)
 	}
@@ -188,31 +192,34 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 	return links, next, done(nil)
 }
 
-func (db *DB) CrawlableCodes(ctx context.Context, limit int) ([]string, error) {
+func (db *DB) CrawlableCodes(ctx context.Context, domain string, limit int) ([]string, error) {
 	ctx, done := db.begin(ctx, "crawlable_codes")
 	pool := db.pool
 	if db.replica != nil {
 		pool = db.replica
 	}
-	rows, _ := pool.Query(ctx, `SELECT short_code FROM url_mappings WHERE crawlable ORDER BY short_code LIMIT $1`, limit)
+	rows, _ := pool.Query(ctx, `SELECT short_code FROM url_mappings WHERE crawlable AND domain = $1 ORDER BY short_code LIMIT $2`, domain, limit)
 	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return codes, done(err)
 }
 
-// ownedBy limits a statement on short_code = $1 to the links of owner $2 (NULL: any).
-const ownedBy = `short_code = $1 AND ($2::bigint IS NULL OR owner_key_id = $2)`
+// ownedBy limits a statement to the link of domain $1 and code $2 if owner $3 has it (NULL: any).
+const ownedBy = `domain = $1 AND short_code = $2 AND ($3::bigint IS NULL OR owner_key_id = $3)`
+
+func domainOf(key string) string { d, _ := link.SplitKey(key); return d }
+func codeOf(key string) string   { _, c := link.SplitKey(key); return c }
 
 func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backend.LinkPatch) (after backend.Link, inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "update_link")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		before, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE `+ownedBy+` FOR UPDATE`, code, owner))
+		before, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE `+ownedBy+` FOR UPDATE`, domainOf(code), codeOf(code), owner))
 		if err != nil {
 			return err
 		}
 		after = before
 		after.Dedup = false // a changed link stands alone: the next post of its URL gets a plain link
 		if p.URL != nil {
-			after.URL, after.URLHash = *p.URL, backend.HashURL(*p.URL)
+			after.URL, after.URLHash = *p.URL, backend.HashURL(after.Domain, *p.URL)
 		}
 		if p.SetExpiresAt {
 			after.ExpiresAt = p.ExpiresAt
@@ -252,8 +259,8 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 			UPDATE url_mappings SET original_url = $2, url_hash = $3, dedup = $4, expires_at = $5,
 			       max_visits = $6, redirect_status = nullif($7, 0), disabled = $8, tags = $9, title = nullif($10, ''),
 			       valid_since = $11, crawlable = $12, forward_query = $13, updated_at = now(), version = nextval('url_mappings_version_seq')
-			WHERE short_code = $1 RETURNING `+linkColumns,
-			code, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled,
+			WHERE id = $1 RETURNING `+linkColumns,
+			before.ID, after.URL, after.URLHash, after.Dedup, after.ExpiresAt, after.MaxVisits, after.Redirect, after.Disabled,
 			tags, after.Title, after.ValidSince, after.Crawlable, after.ForwardQuery))
 		if err != nil {
 			return err
@@ -267,7 +274,7 @@ func (db *DB) UpdateLink(ctx context.Context, code string, owner *int64, p backe
 func (db *DB) DeleteLink(ctx context.Context, code string, owner *int64) (inv backend.Invalidation, err error) {
 	ctx, done := db.begin(ctx, "delete_link")
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		l, err := scanLink(tx.QueryRow(ctx, `DELETE FROM url_mappings WHERE `+ownedBy+` RETURNING `+linkColumns, code, owner))
+		l, err := scanLink(tx.QueryRow(ctx, `DELETE FROM url_mappings WHERE `+ownedBy+` RETURNING `+linkColumns, domainOf(code), codeOf(code), owner))
 		if err != nil {
 			return err
 		}
@@ -284,7 +291,7 @@ func (db *DB) DeleteLink(ctx context.Context, code string, owner *int64) (inv ba
 
 // insertInvalidation stores the invalidation of l's entries at version (0: a new one).
 func insertInvalidation(ctx context.Context, tx pgx.Tx, l backend.Link, version int64) (backend.Invalidation, error) {
-	inv := backend.Invalidation{Code: l.Code}
+	inv := backend.Invalidation{Code: l.Key()}
 	if l.Dedup {
 		inv.URLHash = l.URLHash
 	}
@@ -304,9 +311,9 @@ func (db *DB) BlockLinksTo(ctx context.Context, domains []string) ([]backend.Inv
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `
 			UPDATE url_mappings m SET version = nextval('url_mappings_version_seq')
-			FROM unnest($1::text[]) AS d(domain)
-			WHERE (lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) = d.domain
-			   OR lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) LIKE '%.' || d.domain)
+			FROM unnest($1::text[]) AS d(blocked)
+			WHERE (lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) = d.blocked
+			   OR lower(substring(m.original_url from '^[A-Za-z]+://\[?([^]/:?#]+)')) LIKE '%.' || d.blocked)
 			RETURNING `+linkColumns, domains)
 		links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Link, error) { return scanLink(r) })
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 	"github.com/kurzlink/kurz/migrations"
 )
 
@@ -128,8 +129,10 @@ func (db *DB) NextIDs(ctx context.Context, n int) ([]int64, error) {
 func (db *DB) AddHits(ctx context.Context, chunkID string, hits map[string]int64) (bool, error) {
 	codes := backend.SortedCodes(hits)
 	counts := make([]int64, len(codes))
+	domains, names := make([]string, len(codes)), make([]string, len(codes))
 	for i, c := range codes {
 		counts[i] = hits[c]
+		domains[i], names[i] = link.SplitKey(c)
 	}
 	ctx, done := db.begin(ctx, "add_hits")
 	var claimed bool
@@ -139,10 +142,10 @@ func (db *DB) AddHits(ctx context.Context, chunkID string, hits map[string]int64
 		), added AS (
 			UPDATE url_mappings m
 			SET access_count = least(m.access_count::numeric + h.n, 9223372036854775807)::bigint
-			FROM unnest($2::text[], $3::bigint[]) AS h(code, n)
-			WHERE m.short_code = h.code AND EXISTS (SELECT 1 FROM claim)
+			FROM unnest($2::text[], $3::text[], $4::bigint[]) AS h(domain, code, n)
+			WHERE m.domain = h.domain AND m.short_code = h.code AND EXISTS (SELECT 1 FROM claim)
 		)
-		SELECT EXISTS (SELECT 1 FROM claim)`, chunkID, codes, counts).Scan(&claimed)
+		SELECT EXISTS (SELECT 1 FROM claim)`, chunkID, domains, names, counts).Scan(&claimed)
 	return claimed, done(err)
 }
 

@@ -60,7 +60,7 @@ func TestCreateLink(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	hash := backend.HashURL("https://example.com/")
+	hash := backend.HashURL("", "https://example.com/")
 	t.Run("OK", func(t *testing.T) {
 		l, created, err := db.CreateLink(ctx, backend.Link{ID: 1, Code: "aaaaaaa", URL: "https://example.com/", URLHash: hash, Dedup: true})
 		if err != nil || !created || l.Code != "aaaaaaa" {
@@ -74,7 +74,7 @@ func TestCreateLink(t *testing.T) {
 		}
 	})
 	t.Run("ErrCodeTaken", func(t *testing.T) {
-		_, _, err := db.CreateLink(ctx, backend.Link{ID: 3, Code: "aaaaaaa", URL: "https://example.org/", URLHash: backend.HashURL("https://example.org/"), Dedup: true})
+		_, _, err := db.CreateLink(ctx, backend.Link{ID: 3, Code: "aaaaaaa", URL: "https://example.org/", URLHash: backend.HashURL("", "https://example.org/"), Dedup: true})
 		if got, want := backend.ErrorCode(err), backend.ECONFLICT; got != want {
 			t.Fatalf("error code = %q (%v), want %q", got, err, want)
 		}
@@ -152,7 +152,7 @@ func TestReadOnlyPrimaryIsUnavailable(t *testing.T) {
 		sep = "&"
 	}
 	db := MustOpen(t, url+sep+"default_transaction_read_only=on")
-	_, _, err := db.CreateLink(context.Background(), backend.Link{ID: 1, Code: "readOnl", URL: "https://example.com/", URLHash: backend.HashURL("https://example.com/"), Dedup: true})
+	_, _, err := db.CreateLink(context.Background(), backend.Link{ID: 1, Code: "readOnl", URL: "https://example.com/", URLHash: backend.HashURL("", "https://example.com/"), Dedup: true})
 	if got, want := backend.ErrorCode(err), backend.EUNAVAILABLE; got != want {
 		t.Errorf("error code = %q (%v), want %q", got, err, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
 // FoldVisits locks the visits cursor, asks fold what to add after it, and
@@ -129,12 +130,18 @@ func (db *DB) PruneVisitStats(ctx context.Context, before time.Time) (int64, err
 // created; codes without a link are left out.
 func (db *DB) LinksCreated(ctx context.Context, codes []string) (map[string]backend.CreatedLink, error) {
 	ctx, done := db.begin(ctx, "links_created")
-	rows, _ := db.pool.Query(ctx, `SELECT short_code, id, created_at FROM url_mappings WHERE short_code = ANY($1)`, codes)
+	domains, names := make([]string, len(codes)), make([]string, len(codes))
+	for i, key := range codes {
+		domains[i], names[i] = link.SplitKey(key)
+	}
+	rows, _ := db.pool.Query(ctx, `
+		SELECT m.domain, m.short_code, m.id, m.created_at FROM url_mappings m
+		JOIN unnest($1::text[], $2::text[]) AS k(domain, code) ON m.domain = k.domain AND m.short_code = k.code`, domains, names)
 	out := map[string]backend.CreatedLink{}
-	var code string
+	var domain, code string
 	var l backend.CreatedLink
-	_, err := pgx.ForEachRow(rows, []any{&code, &l.ID, &l.At}, func() error {
-		out[code] = l
+	_, err := pgx.ForEachRow(rows, []any{&domain, &code, &l.ID, &l.At}, func() error {
+		out[link.Key(domain, code)] = l
 		return nil
 	})
 	return out, done(err)

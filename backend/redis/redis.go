@@ -212,7 +212,7 @@ func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error)
 func (c *Cache) SetLink(ctx context.Context, l backend.Link, ttl time.Duration, withHash bool) (bool, error) {
 	ctx, done := c.begin(ctx, "set_link")
 	ttl = min(ttl, link.CodeTTL)
-	keys := []string{link.CodeKey(l.Code), link.VersionKey(l.Code)}
+	keys := []string{link.CodeKey(l.Key()), link.VersionKey(l.Key())}
 	args := []any{link.CachedTarget(l.URL, l.ForwardQuery), l.Version, ttl.Milliseconds(), max(ttl, link.TombstoneTTL).Milliseconds()}
 	if withHash {
 		keys = append(keys, link.URLHashKey(backend.HashHex(l.URLHash)))
@@ -473,7 +473,7 @@ func (c *Cache) ReadHitBatch(ctx context.Context, batch string) (map[string]int6
 		}
 		for i := 0; i+1 < len(pairs); i += 2 {
 			n, err := strconv.ParseInt(pairs[i+1], 10, 64)
-			if err != nil || n <= 0 || n > link.MaxHitsPerField || !link.IsAlias(pairs[i]) {
+			if err != nil || n <= 0 || n > link.MaxHitsPerField || !link.IsKey(pairs[i]) {
 				malformed[pairs[i]] = true
 				continue
 			}

@@ -74,7 +74,7 @@ func TestBreakerIgnoresCallersCancellation(t *testing.T) {
 func TestSetLinkRefusesAnOlderVersion(t *testing.T) {
 	cache := MustOpen(t, testenv.SharedRedis(t))
 	ctx := context.Background()
-	old := backend.Link{Code: "vErSiOn", URL: "https://example.com/old", URLHash: backend.HashURL("https://example.com/old"), Dedup: true, Version: 10}
+	old := backend.Link{Code: "vErSiOn", URL: "https://example.com/old", URLHash: backend.HashURL("", "https://example.com/old"), Dedup: true, Version: 10}
 	if ok, err := cache.SetLink(ctx, old, time.Hour, true); !ok || err != nil {
 		t.Fatalf("SetLink = %v, %v", ok, err)
 	}

@@ -38,7 +38,7 @@ func seedLinks(ctx context.Context, s *stack.Stack, n int) ([]string, error) {
 		}
 		url := fmt.Sprintf("https://example.com/seed/%d", i)
 		codes[i] = code
-		data[i] = []any{id, code, url, backend.HashURL(url)}
+		data[i] = []any{id, code, url, backend.HashURL("", url)}
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"url_mappings"},
 		[]string{"id", "short_code", "original_url", "url_hash"}, pgx.CopyFromRows(data)); err != nil {

@@ -131,6 +131,7 @@ func config(getenv func(string) string, ha bool) (stack.Config, error) {
 		PostgresPort: port("KURZ_POSTGRES_PORT", 15432),
 		Durable:      true,
 		Env:          map[string]string{},
+		ExtraDomains: []string{"localhost"}, // two short domains: links on each, as a team with several has
 	}
 	// Proxies in front of Traefik whose X-Forwarded-For it keeps (visit analytics' addresses).
 	if v := get("KURZ_TRUSTED_PROXIES", ""); v != "" {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,6 +43,9 @@ type Config struct {
 	EdgeEnv map[string]string
 	// RedisOptions are more redis-server options for the Redis servers (not the Sentinels).
 	RedisOptions []string
+	// ExtraDomains are short domains served beside the public entrypoint's
+	// host, the default (KURZ_DOMAINS of the backends and the edge).
+	ExtraDomains []string
 }
 
 // HAConfig adds what high availability needs: Redis replicas watched by
@@ -135,6 +139,10 @@ func (s *Stack) start() error {
 		"KURZ_CODE_SECRET=" + secret,
 	}
 	settings := append([]string{"KURZ_REDIS_ADDR=" + s.Redis.Addr()}, ha.settings...)
+	if len(cfg.ExtraDomains) > 0 {
+		u, _ := url.Parse(s.Traefik.URL())
+		settings = append(settings, "KURZ_DOMAINS="+strings.Join(append([]string{u.Hostname()}, cfg.ExtraDomains...), ","))
+	}
 	env = append(env, ha.backendEnv...)
 	for k, v := range cfg.Env {
 		settings = append(settings, k+"="+v)

@@ -31,14 +31,19 @@ var Client = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// Send makes a request with headers given as name, value pairs (empty values are left out).
+// Send makes a request with headers given as name, value pairs (empty values
+// are left out); "Host" sets the request's host.
 func Send(method, url, body string, headers ...string) (Response, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return Response{}, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] != "" {
+		switch {
+		case headers[i+1] == "":
+		case http.CanonicalHeaderKey(headers[i]) == "Host":
+			req.Host = headers[i+1]
+		default:
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}

@@ -96,6 +96,7 @@ func startStack(tb testing.TB, env map[string]string, configure ...func(*stack.C
 			Root: root, StateDir: TempDir(tb, "stack"), TraefikBin: traefik, BackendBin: backend,
 			HTTPPort: FreePort(tb), APIPort: FreePort(tb), RedisPort: FreePort(tb), PostgresPort: FreePort(tb),
 			Env: env, Metrics: env["KURZ_TRAEFIK_METRICS"],
+			ExtraDomains: []string{"localhost"}, // as make run: every end-to-end test runs with two domains
 		}
 		for i := 0; i < 3; i++ {
 			cfg.BackendPorts = append(cfg.BackendPorts, FreePort(tb))

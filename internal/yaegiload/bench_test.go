@@ -73,6 +73,11 @@ func BenchmarkInterpreted(b *testing.B) {
 		warm(b, h, "/bYae001")
 		benchHandler(b, h, "/bYae001")
 	})
+	b.Run("HotHitDomains", func(b *testing.B) { // with domains: the host router's call in front
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "HotCacheTTL": "58m", "Domains": []string{"example.com", "s.example.org"}}, passedOn)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
 	b.Run("HotHitNoAnalytics", func(b *testing.B) { // the baseline of what analytics cost a hit
 		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "HotCacheTTL": "59m", "DisableAnalytics": true}, passedOn)
 		warm(b, h, "/bYae001")

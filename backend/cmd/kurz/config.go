@@ -44,6 +44,9 @@ type config struct {
 	GeoIPDB       string        // a MaxMind-format country database; empty: countries unknown
 	Retention     time.Duration // how long visit roll-ups are kept; 0: until deleted
 	VisitLog      backend.VisitLogSettings
+	DomainNames   []string        // KURZ_DOMAINS as given
+	Domains       backend.Domains // the default (PublicURL's host) first
+	OwnURLs       []string        // the public URL on every domain: links to them are refused
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -55,6 +58,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ReplicaURL:    e.str("DATABASE_REPLICA_URL"),
 		RedisURL:      e.str("REDIS_URL"),
 		PublicURL:     strings.TrimRight(e.str("KURZ_PUBLIC_URL"), "/"),
+		DomainNames:   e.list("KURZ_DOMAINS"),
 		CodeSecret:    e.str("KURZ_CODE_SECRET"),
 		MaxURLLength:  e.int("KURZ_MAX_URL_LENGTH"),
 		MaxBodyBytes:  int64(e.int("KURZ_MAX_BODY_BYTES")),
@@ -110,8 +114,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if !link.IsRedirectStatus(c.RedirectCode) {
 		return c, fmt.Errorf("KURZ_REDIRECT_STATUS must be %s, not %d", link.RedirectStatuses, c.RedirectCode)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("KURZ_PUBLIC_URL must be an absolute http(s) URL, not %q", c.PublicURL)
+	}
+	names := c.DomainNames
+	if len(names) == 0 {
+		names = []string{u.Hostname()}
+	}
+	if c.Domains, err = backend.ParseDomains(names); err != nil {
+		return c, fmt.Errorf("KURZ_DOMAINS: %s", backend.ErrorMessage(err))
+	}
+	if def := c.Domains.Name(""); def != strings.ToLower(u.Hostname()) {
+		return c, fmt.Errorf("KURZ_DOMAINS' first entry is the default domain and must be KURZ_PUBLIC_URL's host %q, not %q: put %s first, or change KURZ_PUBLIC_URL", u.Hostname(), def, u.Hostname())
+	}
+	for _, name := range c.Domains.Names() {
+		own := *u
+		own.Host = name
+		if u.Port() != "" {
+			own.Host += ":" + u.Port()
+		}
+		c.OwnURLs = append(c.OwnURLs, own.String())
 	}
 	if c.MaxURLLength > link.MaxTargetBytes {
 		return c, fmt.Errorf("KURZ_MAX_URL_LENGTH must be at most %d (the longest target the edge serves), not %d", link.MaxTargetBytes, c.MaxURLLength)

@@ -409,7 +409,7 @@ func mustExec(tb testing.TB, databaseURL, sql string, args ...any) {
 	}
 }
 
-func hashHex(normalizedURL string) string { return backend.HashHex(backend.HashURL(normalizedURL)) }
+func hashHex(normalizedURL string) string { return backend.HashHex(backend.HashURL("", normalizedURL)) }
 
 // A backend stopping while Redis is out of reach writes its counts to
 // Postgres itself, but a batch whose push Redis applied (only its reply was

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("KURZ_BLOCKLIST must name a readable file of blocked domains (one a line, or hosts format): %w", err)
 	}
-	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: []string{cfg.PublicURL}, Blocked: blocklist}
+	policy := backend.URLPolicy{MaxLength: cfg.MaxURLLength, Own: cfg.OwnURLs, Blocked: blocklist}
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
 	links.Visits = db
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	var draining atomic.Bool
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
-		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		PublicURL: cfg.PublicURL, Domains: cfg.Domains, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
 		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits,
 		Status: backend.NewMonitor(backend.StatusSources{Edges: cache, Visits: cache, Outbox: db, Store: db, Cache: cache}),

@@ -26,6 +26,7 @@ var settings = []setting{
 	{"KURZ_REDIS_SENTINEL_PASSWORD", "", "password for the Sentinels"},
 	{"KURZ_CODE_SECRET", "", "required: at least 32 random bytes as hex or base64 (openssl rand -hex 32), the same on every backend and edge; refused when missing, short, not random-looking or the example's placeholder"},
 	{"KURZ_PUBLIC_URL", "http://localhost:8000", "the address short URLs are given under; an absolute http(s) URL, refused otherwise; links to it are refused as targets"},
+	{"KURZ_DOMAINS", "", "comma-separated short domains served (host names, without port): the first is the default, KURZ_PUBLIC_URL's host, where every link made before domains existed is; refused otherwise; empty: that host alone. Requests for other hosts are answered 404"},
 	{"KURZ_LISTEN_ADDR", defaultListenAddr, "address of the API, the web pages and the redirect fallback"},
 	{"KURZ_METRICS_ADDR", "127.0.0.1:9100", "address of the Prometheus metrics (/metrics); off: none"},
 	{"KURZ_REDIRECT_STATUS", "301", "the default redirect status; " + link.RedirectStatuses + ", refused otherwise (the edge's redirectStatus must match)"},

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+// redirectOn is where code redirects when asked for on host (status, Location).
+func redirectOn(tb testing.TB, base, host, code string) (int, string) {
+	tb.Helper()
+	res := testenv.Do(tb, "GET", base+"/"+code, "", "Host", host)
+	return res.Status, res.Header.Get("Location")
+}
+
+func TestDomains(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
+	db := pg.NewDatabase(t)
+	b := MustStartBackend(t, db, rd.URL(), map[string]string{"KURZ_DOMAINS": "kurz.test,s.example.org"})
+	key := MustCreateKey(t, db, "domains")
+	author := MustCreateRoleKey(t, db, "author", "author")
+
+	onDefault := MustCreate(t, b.URL, key, `{"url":"https://example.com/default","alias":"launch"}`)
+	onOther := MustCreate(t, b.URL, key, `{"url":"https://example.com/other","alias":"launch","domain":"S.Example.org"}`)
+	generated := MustCreate(t, b.URL, author, `{"url":"https://example.com/generated","domain":"s.example.org"}`)
+	code := generated["short_code"].(string)
+
+	t.Run("OKSameCodeOnTwoDomains", func(t *testing.T) {
+		if got, want := onDefault["short_url"], "http://kurz.test/launch"; got != want {
+			t.Errorf("default short_url = %v, want %v", got, want)
+		}
+		if onDefault["domain"] != nil {
+			t.Errorf("a default-domain link names its domain: %v", onDefault)
+		}
+		if got, want := onOther["short_url"], "http://s.example.org/launch"; got != want || onOther["domain"] != "s.example.org" {
+			t.Errorf("other short_url = %v, domain %v; want %v on s.example.org", got, onOther["domain"], want)
+		}
+		for _, tc := range []struct{ host, code, want string }{
+			{"kurz.test", "launch", "https://example.com/default"},
+			{"s.example.org", "launch", "https://example.com/other"},
+			{"S.EXAMPLE.ORG:8000", "launch", "https://example.com/other"},
+			{"s.example.org", code, "https://example.com/generated"},
+		} {
+			for round := 0; round < 2; round++ { // from Postgres, then from Redis
+				if status, got := redirectOn(t, b.URL, tc.host, tc.code); status != http.StatusMovedPermanently || got != tc.want {
+					t.Errorf("%s/%s (round %d) = %d %q, want 301 to %s", tc.host, tc.code, round, status, got, tc.want)
+				}
+			}
+		}
+		if status, _ := redirectOn(t, b.URL, "kurz.test", code); status != http.StatusNotFound {
+			t.Errorf("a code of s.example.org on the default domain = %d, want 404", status)
+		}
+	})
+	t.Run("OKCountedPerDomain", func(t *testing.T) {
+		waitCount := func(path string, want float64) {
+			t.Helper()
+			testenv.Eventually(t, 10*time.Second, func() error {
+				if got := doKey(t, "GET", b.URL+path, key, "").Body["access_count"]; got != want {
+					return fmt.Errorf("%s access_count = %v, want %v", path, got, want)
+				}
+				return nil
+			})
+		}
+		waitCount("/api/links/launch", 2)
+		waitCount("/api/links/launch?domain=s.example.org", 4)
+	})
+	t.Run("OKDedupPerDomain", func(t *testing.T) {
+		a := MustShorten(t, b.URL, "https://example.com/dedup")
+		other := MustCreate(t, b.URL, key, `{"url":"https://example.com/dedup","domain":"s.example.org"}`)["short_code"]
+		again := doKey(t, "POST", b.URL+"/api/shorten", key, `{"url":"https://example.com/dedup","domain":"s.example.org"}`)
+		if other == a || again.Status != http.StatusOK || again.Body["short_code"] != other {
+			t.Errorf("dedup: default %v, other %v, again %d %v; want one link per domain", a, other, again.Status, again.Body["short_code"])
+		}
+	})
+	t.Run("OKManageOneDomain", func(t *testing.T) {
+		res := doKey(t, "PATCH", b.URL+"/api/links/launch?domain=s.example.org", key, `{"url":"https://example.com/changed"}`)
+		if res.Status != http.StatusOK || res.Body["domain"] != "s.example.org" {
+			t.Fatalf("patch = %d %s", res.Status, res.Raw)
+		}
+		if _, got := redirectOn(t, b.URL, "s.example.org", "launch"); got != "https://example.com/changed" {
+			t.Errorf("after the patch s.example.org/launch → %q", got)
+		}
+		if _, got := redirectOn(t, b.URL, "kurz.test", "launch"); got != "https://example.com/default" {
+			t.Errorf("the patch of s.example.org/launch changed kurz.test/launch: → %q", got)
+		}
+		list := codesOf(t, doKey(t, "GET", b.URL+"/api/links?domain=s.example.org", key, ""))
+		if len(list) != 3 {
+			t.Errorf("links of s.example.org = %v, want 3", list)
+		}
+		if res := doKey(t, "DELETE", b.URL+"/api/links/launch?domain=s.example.org", key, ""); res.Status != http.StatusNoContent {
+			t.Fatalf("delete = %d %s", res.Status, res.Raw)
+		}
+		if status, _ := redirectOn(t, b.URL, "s.example.org", "launch"); status != http.StatusNotFound {
+			t.Errorf("deleted s.example.org/launch = %d, want 404", status)
+		}
+		if status, _ := redirectOn(t, b.URL, "kurz.test", "launch"); status != http.StatusMovedPermanently {
+			t.Errorf("kurz.test/launch after deleting s.example.org/launch = %d, want 301", status)
+		}
+	})
+	t.Run("OKAuthorSeesOwnLinksOnEveryDomain", func(t *testing.T) {
+		if got := codesOf(t, doKey(t, "GET", b.URL+"/api/links", author, "")); len(got) != 1 || got[0] != code {
+			t.Errorf("the author lists %v, want only %s", got, code)
+		}
+		if res := doKey(t, "GET", b.URL+"/api/links/launch", author, ""); res.Status != http.StatusNotFound {
+			t.Errorf("the author reads another's link: %d", res.Status)
+		}
+	})
+	t.Run("ErrUnknownDomain", func(t *testing.T) {
+		for _, tc := range []struct{ method, path, body string }{
+			{"POST", "/api/shorten", `{"url":"https://example.com/x","domain":"nope.example"}`},
+			{"GET", "/api/links/launch?domain=nope.example", ""},
+			{"GET", "/api/links?domain=nope.example", ""},
+		} {
+			res := doKey(t, tc.method, b.URL+tc.path, key, tc.body)
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(res.Raw, "not served here") {
+				t.Errorf("%s %s = %d %s, want 422 naming the domains", tc.method, tc.path, res.Status, res.Raw)
+			}
+		}
+	})
+}
+
+func TestDomainsSettings(t *testing.T) {
+	base := map[string]string{"KURZ_CODE_SECRET": testCodeSecret, "KURZ_PUBLIC_URL": "https://go.example.com"}
+	for _, tc := range []struct{ name, domains, want string }{
+		{"OKDefaultFromPublicURL", "", ""},
+		{"OKSeveral", "go.example.com, s.example.org", ""},
+		{"ErrDefaultNotPublicHost", "s.example.org,go.example.com", `must be KURZ_PUBLIC_URL's host "go.example.com"`},
+		{"ErrScheme", "go.example.com,https://s.example.org", "is not a domain name"},
+		{"ErrPort", "go.example.com,s.example.org:8000", "is not a domain name"},
+		{"ErrTwice", "go.example.com,go.example.com", "listed twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"KURZ_DOMAINS": tc.domains}
+			for k, v := range base {
+				env[k] = v
+			}
+			cfg, err := loadConfig(func(k string) string { return env[k] })
+			if tc.want == "" && err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("loadConfig error = %v, want it to say %q", err, tc.want)
+			}
+			if tc.want == "" && cfg.Domains.Name("") != "go.example.com" {
+				t.Errorf("default domain = %q, want go.example.com", cfg.Domains.Name(""))
+			}
+		})
+	}
+}

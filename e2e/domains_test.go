@@ -1,0 +1,56 @@
+package e2e_test
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/kurzlink/kurz/internal/testenv"
+)
+
+// The stack serves two short domains, 127.0.0.1 (the default) and
+// localhost, as make run does: one code holds a link on each, each host
+// redirects to its own, each is counted exactly, and another host is
+// refused by the edge.
+func TestTwoDomainsThroughTraefik(t *testing.T) {
+	s := MustStack(t)
+	key := MustKey(t, s)
+	base := s.Traefik.URL()
+	u, _ := url.Parse(base)
+	alias := fmt.Sprintf("d%06d", time.Now().UnixNano()%1_000_000) // 7 characters: the edge serves it on the default domain
+	for _, body := range []string{
+		`{"url":"https://example.com/domains/default","alias":"` + alias + `"}`,
+		`{"url":"https://example.com/domains/localhost","alias":"` + alias + `","domain":"localhost"}`,
+	} {
+		if res, err := tryDoKey("POST", base+"/api/shorten", key, body); err != nil || res.Status != 201 {
+			t.Fatalf("create %s = %v %d %s", body, err, res.Status, res.Raw)
+		}
+	}
+	visit := func(host string, n int, want string) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			res := testenv.Do(t, "GET", base+"/"+alias, "", "Host", host)
+			if res.Status != 301 || res.Header.Get("Location") != want {
+				t.Fatalf("%s/%s = %d %q, want 301 to %s", host, alias, res.Status, res.Header.Get("Location"), want)
+			}
+		}
+	}
+	visit(u.Host, 5, "https://example.com/domains/default")
+	visit("localhost:"+u.Port(), 3, "https://example.com/domains/localhost")
+	if res := testenv.Do(t, "GET", base+"/"+alias, "", "Host", "evil.example"); res.Status != 404 {
+		t.Errorf("a host that is not ours = %d, want 404 from the edge", res.Status)
+	}
+	for _, tc := range []struct {
+		query string
+		want  float64
+	}{{"", 5}, {"?domain=localhost", 3}} {
+		eventually(t, 10*time.Second, func() error {
+			res, err := tryDoKey("GET", base+"/api/links/"+alias+tc.query, key, "")
+			if err != nil || res.Body["access_count"] != tc.want {
+				return fmt.Errorf("%s%s access_count = %v (%v), want %v", alias, tc.query, res.Body["access_count"], err, tc.want)
+			}
+			return nil
+		})
+	}
+}
