@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
 )
 
@@ -150,4 +152,47 @@ func TestDomainsSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Links of the schema before domains (migration 15) land on the default
+// domain with their codes; the same codes are free on another domain.
+func TestUpgradeLandsOldLinksOnTheDefaultDomain(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := db.MigrateTo(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	generated, _ := testenv.MustCodec(t, testCodeSecret).Encode(2) // the last id: the backend checks its code against the secret
+	mustExec(t, url, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, access_count, tags)
+		VALUES (nextval('url_mappings_id_seq'), 'old-alias', 'https://example.com/old', sha256('https://example.com/old'), 7, '{kept}')`)
+	mustExec(t, url, `INSERT INTO edge_aliases (code) VALUES ('old-alias')`)
+	mustExec(t, url, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, access_count)
+		VALUES (nextval('url_mappings_id_seq'), $1, 'https://example.com/generated', sha256('https://example.com/generated'), true, 3)`, generated)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b := MustStartBackend(t, url, testenv.NewRedis(t).URL(), map[string]string{"KURZ_DOMAINS": "kurz.test,s.example.org"})
+	key := MustCreateKey(t, url, "upgrade")
+	for code, target := range map[string]string{"old-alias": "https://example.com/old", generated: "https://example.com/generated"} {
+		if status, got := redirectOn(t, b.URL, "kurz.test", code); status != http.StatusMovedPermanently || got != target {
+			t.Errorf("old link %s on the default domain = %d %q, want 301 to %s", code, status, got, target)
+		}
+		if status, _ := redirectOn(t, b.URL, "s.example.org", code); status != http.StatusNotFound {
+			t.Errorf("old link %s on s.example.org = %d, want 404", code, status)
+		}
+	}
+	res := doKey(t, "GET", b.URL+"/api/links/old-alias", key, "")
+	if res.Status != http.StatusOK || res.Body["domain"] != nil || res.Body["access_count"] != float64(7) || fmt.Sprint(res.Body["tags"]) != "[kept]" {
+		t.Errorf("old link after the upgrade = %d %s", res.Status, res.Raw)
+	}
+	again := MustShorten(t, b.URL, "https://example.com/generated")
+	if again != generated {
+		t.Errorf("a plain create of an old link's URL = %s, want its code %s (deduplicated on the default domain)", again, generated)
+	}
+	MustCreate(t, b.URL, key, `{"url":"https://example.com/new","alias":"old-alias","domain":"s.example.org"}`)
 }
