@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kurzlink/kurz/link"
 )
 
 // KeyPrefix starts every API key, so that leaked keys are easy to search for.
@@ -19,6 +21,8 @@ const KeyPrefix = "kurz_"
 type KeyRing struct {
 	store LinkStore
 	ttl   time.Duration // how long a valid key is remembered: the revocation delay
+	// Domains map a key's domain to the links it may manage (Check).
+	Domains Domains
 
 	mu    sync.Mutex
 	valid map[string]rememberedKey // hex hash → the key's actor, until
@@ -33,11 +37,16 @@ func NewKeyRing(store LinkStore, ttl time.Duration) *KeyRing {
 	return &KeyRing{store: store, ttl: ttl, valid: map[string]rememberedKey{}}
 }
 
-// Create makes a key named name with role and returns it: the only time it is shown.
-func (k *KeyRing) Create(ctx context.Context, name string, role Role) (string, APIKey, error) {
+// Create makes a key named name with role, limited to the links of domain
+// unless it is "", and returns it: the only time it is shown.
+func (k *KeyRing) Create(ctx context.Context, name string, role Role, domain string) (string, APIKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", APIKey{}, Errorf(EINVALID, "a key needs a name of 1 to 100 characters")
+	}
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if domain != "" && !link.IsDomainName(domain) {
+		return "", APIKey{}, Errorf(EINVALID, "%q is not a domain name (a host such as s.example.org, as KURZ_DOMAINS lists it)", domain)
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return "", APIKey{}, err
@@ -48,7 +57,7 @@ func (k *KeyRing) Create(ctx context.Context, name string, role Role) (string, A
 	}
 	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	hash := sha256.Sum256([]byte(key))
-	created, err := k.store.CreateKey(ctx, name, role, hash[:])
+	created, err := k.store.CreateKey(ctx, name, role, domain, hash[:])
 	if ErrorCode(err) == ECONFLICT {
 		return "", APIKey{}, Errorf(ECONFLICT, "an active key is named %q already: choose another name", name)
 	}
@@ -78,6 +87,13 @@ func (k *KeyRing) Check(ctx context.Context, key string) (Actor, error) {
 		return Anonymous, err
 	}
 	actor := Actor{KeyID: found.ID, Role: found.Role}
+	if found.Domain != "" {
+		domain, err := k.Domains.Param(found.Domain)
+		if err != nil {
+			return Anonymous, Errorf(EUNAUTHORIZED, "this key is limited to the domain %s, which is not served here", found.Domain)
+		}
+		actor.Domain = &domain
+	}
 	k.mu.Lock()
 	k.valid[id] = rememberedKey{actor: actor, until: now.Add(k.ttl)}
 	k.mu.Unlock()

@@ -134,6 +134,7 @@ type APIKey struct {
 	ID        int64
 	Name      string
 	Role      Role
+	Domain    string // the one domain it may manage, by name; "": every domain
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
@@ -180,7 +181,7 @@ type LinkStore interface {
 	// DeleteInvalidations forgets invalidations that were done.
 	DeleteInvalidations(ctx context.Context, ids []int64) error
 	// CreateKey stores a key; a name that an active key has is ECONFLICT.
-	CreateKey(ctx context.Context, name string, role Role, hash []byte) (APIKey, error)
+	CreateKey(ctx context.Context, name string, role Role, domain string, hash []byte) (APIKey, error)
 	ListKeys(ctx context.Context) ([]APIKey, error)
 	// RevokeKey revokes the key with this id, or the one active key with this name.
 	RevokeKey(ctx context.Context, nameOrID string) (APIKey, error)

@@ -358,6 +358,12 @@ func (s *Shortener) EnforceBlocklist(ctx context.Context, domains []string) {
 // List returns a page of the links actor may manage, newest first, and the cursor of the next page.
 func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link, string, error) {
 	q.Owner = actor.Scope()
+	if only := actor.DomainScope(); only != nil {
+		if q.Domain != nil && *q.Domain != *only {
+			return nil, "", Errorf(EFORBIDDEN, "this key lists the links of one domain only, not of the one asked for")
+		}
+		q.Domain = only
+	}
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 20
 	}
@@ -384,7 +390,7 @@ func (s *Shortener) Crawlable(ctx context.Context, domain string) ([]string, err
 // Update changes the link of the key code; its old cache entries are gone
 // when it returns, or, if Redis does not answer, as soon as Redis does (see Invalidator).
 func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p LinkPatch) (Link, error) {
-	if !link.IsKey(code) {
+	if !link.IsKey(code) || !actor.Reaches(code) {
 		return Link{}, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	if p.URL != nil {
@@ -424,7 +430,7 @@ func (s *Shortener) Update(ctx context.Context, actor Actor, code string, p Link
 
 // Delete removes the link of the key code and its cache entries.
 func (s *Shortener) Delete(ctx context.Context, actor Actor, code string) error {
-	if !link.IsKey(code) {
+	if !link.IsKey(code) || !actor.Reaches(code) {
 		return Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
 	inv, err := s.store.DeleteLink(ctx, code, actor.Scope())

@@ -83,8 +83,8 @@ func (s *Shortener) Stats(ctx context.Context, actor Actor, code string, q Stats
 	}
 	key := code
 	if code == "" {
-		if actor.Role != RoleAdmin {
-			return Stats{}, Errorf(EFORBIDDEN, "statistics over all links need an admin key")
+		if actor.Role != RoleAdmin || actor.DomainScope() != nil {
+			return Stats{}, Errorf(EFORBIDDEN, "statistics over all links need an admin key of every domain")
 		}
 		key = AllLinksCode
 	} else if _, err := s.Get(ctx, actor, code); err != nil {

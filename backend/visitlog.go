@@ -43,8 +43,9 @@ type VisitLogQuery struct {
 	Cursor string // from the previous page; "": the first
 	Limit  int
 
-	LinkID *int64 // set from Code
-	Owner  *int64 // set from the actor: only links of this key
+	LinkID *int64  // set from Code
+	Owner  *int64  // set from the actor: only links of this key
+	Domain *string // set from the actor: only links of this domain (as stored)
 }
 
 const (
@@ -77,7 +78,7 @@ func (s *Shortener) VisitLog(ctx context.Context, actor Actor, q VisitLogQuery) 
 		}
 		q.LinkID = &l.ID
 	}
-	q.Owner = actor.Scope()
+	q.Owner, q.Domain = actor.Scope(), actor.DomainScope()
 	if s.Visits == nil {
 		return nil, "", Errorf(EUNAVAILABLE, "visit analytics are not set up")
 	}

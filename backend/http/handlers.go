@@ -49,6 +49,9 @@ func (s *server) handleShorten() http.HandlerFunc {
 			return
 		}
 		domain, err := s.cfg.Domains.Param(req.Domain)
+		if err == nil {
+			domain, err = actorOf(r).CreatesOn(domain, req.Domain != "")
+		}
 		if err != nil {
 			s.error(w, r, err)
 			return

@@ -92,10 +92,15 @@ func actorOf(r *http.Request) backend.Actor {
 func (s *server) handleKey() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a := actorOf(r)
-		s.respond(w, http.StatusOK, struct {
-			ID   int64        `json:"id"`
-			Role backend.Role `json:"role"`
-		}{a.KeyID, a.Role})
+		res := struct {
+			ID     int64        `json:"id"`
+			Role   backend.Role `json:"role"`
+			Domain string       `json:"domain,omitempty"` // the one domain it manages; absent: every domain
+		}{ID: a.KeyID, Role: a.Role}
+		if a.Domain != nil {
+			res.Domain = s.cfg.Domains.Name(*a.Domain)
+		}
+		s.respond(w, http.StatusOK, res)
 	}
 }
 

@@ -9,21 +9,21 @@ import (
 	"github.com/kurzlink/kurz/backend"
 )
 
-const keyColumns = `id, name, role, created_at, revoked_at`
+const keyColumns = `id, name, role, created_at, revoked_at, coalesce(domain, '')`
 
 func scanKey(row pgx.Row) (backend.APIKey, error) {
 	var k backend.APIKey
-	err := row.Scan(&k.ID, &k.Name, &k.Role, &k.CreatedAt, &k.RevokedAt)
+	err := row.Scan(&k.ID, &k.Name, &k.Role, &k.CreatedAt, &k.RevokedAt, &k.Domain)
 	return k, err
 }
 
 // CreateKey refuses a name an active key has, in the statement that inserts.
-func (db *DB) CreateKey(ctx context.Context, name string, role backend.Role, hash []byte) (backend.APIKey, error) {
+func (db *DB) CreateKey(ctx context.Context, name string, role backend.Role, domain string, hash []byte) (backend.APIKey, error) {
 	ctx, done := db.begin(ctx, "create_key")
 	k, err := scanKey(db.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (name, role, key_hash)
-		SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL)
-		RETURNING `+keyColumns, name, string(role), hash))
+		INSERT INTO api_keys (name, role, key_hash, domain)
+		SELECT $1, $2, $3, nullif($4, '') WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL)
+		RETURNING `+keyColumns, name, string(role), hash, domain))
 	if err == pgx.ErrNoRows {
 		err = backend.Errorf(backend.ECONFLICT, "an active key has this name")
 	}

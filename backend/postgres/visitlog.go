@@ -153,13 +153,16 @@ func (db *DB) ListVisitLog(ctx context.Context, q backend.VisitLogQuery) ([]back
 	if q.LinkID != nil {
 		where = append(where, "v.link_id = "+arg(*q.LinkID))
 	}
-	if q.Tag != "" || q.Owner != nil {
+	if q.Tag != "" || q.Owner != nil || q.Domain != nil {
 		links := []string{}
 		if q.Tag != "" {
 			links = append(links, "m.tags @> ARRAY["+arg(q.Tag)+"::text]")
 		}
 		if q.Owner != nil {
 			links = append(links, "m.owner_key_id = "+arg(*q.Owner))
+		}
+		if q.Domain != nil {
+			links = append(links, "m.domain = "+arg(*q.Domain))
 		}
 		where = append(where, "v.link_id IN (SELECT m.id FROM url_mappings m WHERE "+strings.Join(links, " AND ")+")")
 	}

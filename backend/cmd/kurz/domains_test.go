@@ -196,3 +196,75 @@ func TestUpgradeLandsOldLinksOnTheDefaultDomain(t *testing.T) {
 	}
 	MustCreate(t, b.URL, key, `{"url":"https://example.com/new","alias":"old-alias","domain":"s.example.org"}`)
 }
+
+// MustCreateDomainKey makes a key of role limited to domain with the CLI.
+func MustCreateDomainKey(tb testing.TB, databaseURL, name, role, domain string) string {
+	tb.Helper()
+	var out strings.Builder
+	env := map[string]string{"DATABASE_URL": databaseURL}
+	args := []string{"kurz", "keys", "create", "--name", name, "--role", role, "--domain", domain}
+	if err := run(context.Background(), args, func(k string) string { return env[k] }, &out); err != nil {
+		tb.Fatalf("keys create: %v", err)
+	}
+	key, _, _ := strings.Cut(out.String(), "\n")
+	return key
+}
+
+// A key limited to one domain makes, lists and manages that domain's links only.
+func TestKeysLimitedToADomain(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
+	db := pg.NewDatabase(t)
+	b := MustStartBackend(t, db, rd.URL(), map[string]string{"KURZ_DOMAINS": "kurz.test,s.example.org,t.example.org"})
+	admin := MustCreateKey(t, db, "admin")
+	limited := MustCreateDomainKey(t, db, "s-admin", "admin", "S.example.org")
+	onDefault := MustCreate(t, b.URL, admin, `{"url":"https://example.com/default","alias":"shared"}`)
+	made := MustCreate(t, b.URL, limited, `{"url":"https://example.com/s","alias":"shared"}`) // no domain named: the key's
+
+	t.Run("OKCreatesOnItsDomain", func(t *testing.T) {
+		if made["domain"] != "s.example.org" || onDefault["domain"] != nil {
+			t.Errorf("the limited key's create = %v, want it on s.example.org", made)
+		}
+		MustCreate(t, b.URL, limited, `{"url":"https://example.com/s2","domain":"s.example.org"}`)
+		if res := doKey(t, "GET", b.URL+"/api/key", limited, ""); res.Body["domain"] != "s.example.org" {
+			t.Errorf("GET /api/key = %s, want its domain", res.Raw)
+		}
+	})
+	t.Run("OKListsItsDomainOnly", func(t *testing.T) {
+		res := doKey(t, "GET", b.URL+"/api/links", limited, "")
+		for _, l := range res.Body["links"].([]any) {
+			if l.(map[string]any)["domain"] != "s.example.org" {
+				t.Errorf("the limited key lists %v", l)
+			}
+		}
+		if n := len(res.Body["links"].([]any)); n != 2 {
+			t.Errorf("the limited key lists %d links, want 2", n)
+		}
+	})
+	t.Run("ErrOtherDomains", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path, body string
+			status             int
+		}{
+			{"POST", "/api/shorten", `{"url":"https://example.com/x","domain":"t.example.org"}`, http.StatusForbidden},
+			{"POST", "/api/shorten", `{"url":"https://example.com/x","domain":"kurz.test"}`, http.StatusForbidden},
+			{"GET", "/api/links/shared", "", http.StatusNotFound},
+			{"PATCH", "/api/links/shared", `{"url":"https://example.com/hijacked"}`, http.StatusNotFound},
+			{"DELETE", "/api/links/shared", "", http.StatusNotFound},
+			{"GET", "/api/links?domain=t.example.org", "", http.StatusForbidden},
+			{"GET", "/api/stats", "", http.StatusForbidden},
+		} {
+			if res := doKey(t, tc.method, b.URL+tc.path, limited, tc.body); res.Status != tc.status {
+				t.Errorf("%s %s = %d %s, want %d", tc.method, tc.path, res.Status, res.Raw, tc.status)
+			}
+		}
+		if _, got := redirectOn(t, b.URL, "kurz.test", "shared"); got != "https://example.com/default" {
+			t.Errorf("the default domain's link after the limited key's attempts → %q", got)
+		}
+	})
+	t.Run("ErrNotServed", func(t *testing.T) {
+		stale := MustCreateDomainKey(t, db, "gone", "admin", "gone.example.org")
+		if res := doKey(t, "GET", b.URL+"/api/links", stale, ""); res.Status != http.StatusUnauthorized || !strings.Contains(res.Raw, "not served here") {
+			t.Errorf("a key of a domain not served = %d %s, want 401 saying so", res.Status, res.Raw)
+		}
+	})
+}

@@ -14,10 +14,11 @@ import (
 )
 
 const keysUsage = `usage:
-  kurz keys create --name NAME [--role author|admin]
+  kurz keys create --name NAME [--role author|admin] [--domain DOMAIN]
                                  make a key; it is printed once, only its hash is kept.
                                  author (the default): only the links made with it;
-                                 admin: every link
+                                 admin: every link; --domain: only that short
+                                 domain's (one of KURZ_DOMAINS)
   kurz keys list                 list keys (names and roles, not secrets)
   kurz keys revoke ID|NAME       revoke a key (replicas notice within 10 s)`
 
@@ -56,6 +57,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fs.SetOutput(io.Discard)
 		name := fs.String("name", "", "what the key is for")
 		role := fs.String("role", string(backend.RoleAuthor), "author or admin")
+		domain := fs.String("domain", "", "the one short domain it manages")
 		if err := fs.Parse(args[1:]); err != nil || *name == "" {
 			return fmt.Errorf("keys create needs --name NAME\n%s", keysUsage)
 		}
@@ -63,12 +65,16 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return fmt.Errorf("%s\n%s", backend.ErrorMessage(err), keysUsage)
 		}
-		key, k, err := backend.NewKeyRing(db, 0).Create(ctx, *name, r)
+		key, k, err := backend.NewKeyRing(db, 0).Create(ctx, *name, r, *domain)
 		if err != nil {
 			return fmt.Errorf("keys create: %s", backend.ErrorMessage(err))
 		}
 		// One write: `| head -1` must not close the pipe between the key and its note (SIGPIPE).
-		fmt.Fprintf(stdout, "%s\n# %s key %d %q created; store it now, it is not shown again\n", key, k.Role, k.ID, k.Name)
+		limited := ""
+		if k.Domain != "" {
+			limited = " for " + k.Domain
+		}
+		fmt.Fprintf(stdout, "%s\n# %s key %d %q%s created; store it now, it is not shown again\n", key, k.Role, k.ID, k.Name, limited)
 		return nil
 	case "list":
 		keys, err := db.ListKeys(ctx)
@@ -76,13 +82,17 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tDOMAIN\tCREATED\tREVOKED")
 		for _, k := range keys {
 			revoked := "-"
 			if k.RevokedAt != nil {
 				revoked = k.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339), revoked)
+			domain := k.Domain
+			if domain == "" {
+				domain = "*"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, domain, k.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
 	case "revoke":

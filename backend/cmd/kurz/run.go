@@ -100,6 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	links := backend.NewShortener(db, cache, codec, policy, hits, inval, cfg.RedirectCode, logger)
 	links.Visits = db
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
+	keys.Domains = cfg.Domains
 	var visits kurzhttp.VisitRecorder
 	var analytics []func(context.Context)
 	if cfg.Analytics {
