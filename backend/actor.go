@@ -60,8 +60,11 @@ func (a Actor) CreatesOn(requested string, named bool) (string, error) {
 // Reaches reports whether a's key may manage a link of the key lk (link.Key) by its domain.
 func (a Actor) Reaches(lk string) bool {
 	domain, _ := link.SplitKey(lk)
-	return a.Domain == nil || *a.Domain == domain
+	return a.ReachesDomain(domain)
 }
+
+// ReachesDomain reports whether a's key may manage the links of domain (as stored).
+func (a Actor) ReachesDomain(domain string) bool { return a.Domain == nil || *a.Domain == domain }
 
 // DomainScope is the domain the actor's queries are limited to: nil for every domain.
 func (a Actor) DomainScope() *string { return a.Domain }

@@ -32,6 +32,9 @@
 //	codes:issued     string  "{codec fingerprint} {id}": no generated code has
 //	                         an id above id + IssuedWindow; raised by backends
 //	                         (RaiseIssuedScript), never lowered.
+//	domains:notfound string  where the default domain sends codes it has no
+//	                         link for (a safe target); absent: 404. Set by
+//	                         backends every few seconds from Postgres.
 //	codes:aliases    set     every alias of CodeLength characters (they
 //	                         decode to no id); added to before the create is
 //	                         answered, and announced on kurz:invalidate.
@@ -76,6 +79,8 @@ const (
 	InvalidateChannel = "kurz:invalidate"
 	// CodesIssuedKey holds the codec's fingerprint and the highest id handed out.
 	CodesIssuedKey = "codes:issued"
+	// NotFoundRedirectKey holds where the default domain sends unknown codes.
+	NotFoundRedirectKey = "domains:notfound"
 	// CodesAliasesKey is the set of aliases of CodeLength characters.
 	CodesAliasesKey = "codes:aliases"
 	// OtherAliasesKey is the set of aliases of every other length: while

@@ -44,6 +44,7 @@ type codeSpace struct {
 	loadedCount int64     // SCARD when loaded, plus the aliases announced since
 	answered    int64     // 404s answered
 	mismatch    bool      // codes:issued names another secret (logged once)
+	notFound    []string  // where the default domain sends unknown codes (link.NotFoundRedirectKey); nil: 404
 }
 
 func newCodeSpace(codec *link.Codec) *codeSpace {
@@ -61,12 +62,12 @@ const (
 // It holds inlined copies of link.Codec's Decode and Unpermute, the rounds
 // unrolled: under Yaegi every call and loop turn costs more than the
 // arithmetic. Keep them alike.
-func (s *codeSpace) absent(code string) bool {
+func (s *codeSpace) absent(code string) (bool, []string) {
 	// link.Alphabet is base64url's: one compiled call decodes the 42 bits
 	// (and refuses any other byte); "A" pads them to 48.
 	b, err := base64.RawURLEncoding.DecodeString(code + "A")
 	if err != nil || len(b) != 6 {
-		return false
+		return false, nil
 	}
 	v := binary.BigEndian.Uint64(append(b, 0, 0)) >> 22
 	l, r := v>>21&roundMask, v&roundMask
@@ -80,8 +81,9 @@ func (s *codeSpace) absent(code string) bool {
 	now := time.Now()
 	s.mu.Lock()
 	absent := id > s.limit && s.loaded && s.subscribed && now.Before(s.freshUntil) && now.After(s.graceUntil) && !s.aliases[code]
+	notFound := s.notFound
 	s.mu.Unlock()
-	return absent
+	return absent, notFound
 }
 
 // subscription records that the invalidation subscription began (the
@@ -127,10 +129,21 @@ func (e *edge) watchCodeSpace() {
 // aliases when they may have changed unseen.
 func (e *edge) refreshCodeSpace() {
 	s := e.space
-	calls, err := e.redis.doAll([][]string{{"GET", link.CodesIssuedKey}, {"SCARD", link.CodesAliasesKey}})
+	calls, err := e.redis.doAll([][]string{{"GET", link.CodesIssuedKey}, {"SCARD", link.CodesAliasesKey}, {"GET", link.NotFoundRedirectKey}})
 	if err != nil {
 		return
 	}
+	var notFound []string
+	if to := calls[2]; to.err == nil && !to.isNil && to.val != "" {
+		if link.IsSafeTarget(to.val) {
+			notFound = []string{to.val}
+		} else {
+			logger.Printf("refusing unsafe value of %s (%.60q): unknown codes are answered 404", link.NotFoundRedirectKey, to.val)
+		}
+	}
+	s.mu.Lock()
+	s.notFound = notFound
+	s.mu.Unlock()
 	fingerprint, issued, ok := link.ParseIssued(calls[0].val)
 	if calls[0].err != nil || calls[0].isNil || !ok {
 		s.mu.Lock()

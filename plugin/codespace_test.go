@@ -134,6 +134,43 @@ func TestUnknownCodesAnsweredAtTheEdge(t *testing.T) {
 	})
 }
 
+// With the default domain's redirect of unknown codes in Redis, the edge
+// sends them there instead of answering 404, and back to 404 once it is gone.
+func TestUnknownCodesRedirectedAtTheEdge(t *testing.T) {
+	r := mustStartRedis(t)
+	codec := mustCodec(t)
+	mustDo(t, r.addr, "SET", link.CodesIssuedKey, link.FormatIssued(codec.Fingerprint(), 1000))
+	h, next := mustNewConnected(t, codeSpaceConfig(r.addr, "48s"))
+	unknown := mustEncode(t, codec, 1000+link.IssuedWindow+1)
+	mustAnswerNotFound(t, h, unknown)
+	before := next.called
+	waitFor := func(status int, location string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			rec := serve(h, "GET", "/"+unknown)
+			if rec.Code == status && rec.Header().Get("Location") == location {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /%s = %d %q, want %d %q", unknown, rec.Code, rec.Header().Get("Location"), status, location)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	mustDo(t, r.addr, "SET", link.NotFoundRedirectKey, "https://example.com/missing")
+	waitFor(http.StatusFound, "https://example.com/missing")
+	mustDo(t, r.addr, "SET", link.NotFoundRedirectKey, "javascript:alert(1)") // unsafe: refused, 404 again
+	waitFor(http.StatusNotFound, "")
+	mustDo(t, r.addr, "SET", link.NotFoundRedirectKey, "https://example.com/missing")
+	waitFor(http.StatusFound, "https://example.com/missing")
+	mustDo(t, r.addr, "DEL", link.NotFoundRedirectKey)
+	waitFor(http.StatusNotFound, "")
+	if passed := next.called - before; passed != 0 {
+		t.Errorf("%d unknown codes passed on, want 0: the edge answers them itself", passed)
+	}
+}
+
 // Without a complete, fresh view the edge answers no 404 itself: every code
 // goes on to Redis and the backends, as without a code secret.
 func TestUnknownCodesPassedOnWithoutAFreshView(t *testing.T) {
@@ -227,13 +264,13 @@ func TestAbsentDecodesAsTheCodec(t *testing.T) {
 			id = 1 + rnd.Int63n(limit)
 		}
 		code := mustEncode(t, codec, id)
-		if got, want := s.absent(code), id > limit; got != want {
-			t.Fatalf("absent(%q) for id %d = %v, want %v", code, id, got, want)
+		if got, _ := s.absent(code); got != (id > limit) {
+			t.Fatalf("absent(%q) for id %d = %v, want %v", code, id, got, id > limit)
 		}
 	}
 	t.Run("ErrNotACode", func(t *testing.T) {
 		for _, code := range []string{"abc.efg", "abc\ndef", "abcdef=", "abcdefgh", "abcdef"} {
-			if s.absent(code) {
+			if absent, _ := s.absent(code); absent {
 				t.Errorf("absent(%q) = true, want false", code)
 			}
 		}

@@ -256,13 +256,22 @@ const codePathLength = 1 + link.CodeLength
 // and leaves everything else to serveLookup. Small: under Yaegi a call costs
 // by the size of its function.
 func (k *Kurz) serveMiss(rw http.ResponseWriter, req *http.Request, path string) {
-	if k.space != nil && len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) && k.space.absent(path[1:]) {
-		e := k.edge
-		e.mu.Lock() // an inlined copy of edge.count
-		e.stats.notFound++
-		e.mu.Unlock()
-		writeNotFound(rw, req, path[1:])
-		return
+	if k.space != nil && len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		if absent, notFound := k.space.absent(path[1:]); absent {
+			e := k.edge
+			e.mu.Lock() // an inlined copy of edge.count
+			e.stats.notFound++
+			e.mu.Unlock()
+			if notFound != nil { // the default domain's redirect of unknown codes
+				h := rw.Header()
+				h["Location"] = notFound
+				h["Cache-Control"] = noStore
+				rw.WriteHeader(http.StatusFound)
+				return
+			}
+			writeNotFound(rw, req, path[1:])
+			return
+		}
 	}
 	k.serveLookup(rw, req, path)
 }
@@ -322,6 +331,7 @@ var (
 	jsonContentType = []string{"application/json"}
 	htmlContentType = []string{"text/html; charset=utf-8"}
 	noSniff         = []string{"nosniff"}
+	noStore         = []string{"no-store"}
 	notFoundJSON    = []byte(link.NotFoundJSON)
 )
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/link"
 )
 
@@ -40,4 +41,95 @@ func (s *server) shortURL(domain, code string) string {
 		host += ":" + port
 	}
 	return u.Scheme + "://" + host + "/" + code
+}
+
+// domainJSON is a served domain and its redirects.
+type domainJSON struct {
+	Domain    string        `json:"domain"`
+	Default   bool          `json:"default"`
+	Redirects redirectsJSON `json:"redirects"`
+}
+
+type redirectsJSON struct {
+	Root     *string `json:"root"`      // null: the page
+	NotFound *string `json:"not_found"` // null: the 404
+}
+
+func toRedirectsJSON(r backend.DomainRedirects) redirectsJSON {
+	var j redirectsJSON
+	if r.Root != "" {
+		j.Root = &r.Root
+	}
+	if r.NotFound != "" {
+		j.NotFound = &r.NotFound
+	}
+	return j
+}
+
+// handleDomains lists the served domains, the default first, with their redirects.
+func (s *server) handleDomains() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		all := s.cfg.Redirects.All()
+		var res struct {
+			Domains []domainJSON `json:"domains"`
+		}
+		for i, name := range s.cfg.Domains.Names() {
+			domain, _ := s.cfg.Domains.Param(name)
+			if actorOf(r).ReachesDomain(domain) {
+				res.Domains = append(res.Domains, domainJSON{Domain: name, Default: i == 0, Redirects: toRedirectsJSON(all[domain])})
+			}
+		}
+		s.respond(w, http.StatusOK, res)
+	}
+}
+
+// handleSetDomainRedirects sets a domain's redirects: {"domain", "root",
+// "not_found"}, each URL or null (none); the domain absent is the default.
+func (s *server) handleSetDomainRedirects() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Domain   string  `json:"domain"`
+			Root     *string `json:"root"`
+			NotFound *string `json:"not_found"`
+		}
+		if err := s.decode(w, r, &req); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		domain, err := s.cfg.Domains.Param(req.Domain)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		set := backend.DomainRedirects{Root: deref(req.Root), NotFound: deref(req.NotFound)}
+		got, err := s.cfg.Redirects.Set(r.Context(), actorOf(r), domain, set)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		s.respond(w, http.StatusOK, domainJSON{Domain: s.cfg.Domains.Name(domain), Default: domain == "", Redirects: toRedirectsJSON(got)})
+	}
+}
+
+// domainRedirect sends a visitor where the Host's domain sends this case
+// (pick: root or not found), and reports whether it did.
+func (s *server) domainRedirect(w http.ResponseWriter, r *http.Request, pick func(backend.DomainRedirects) string) bool {
+	if s.cfg.Redirects == nil {
+		return false
+	}
+	to := pick(s.cfg.Redirects.For(s.cfg.Domains.OfHost(r.Host)))
+	if to == "" {
+		return false
+	}
+	w.Header().Set("Location", to)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+	return true
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -145,6 +145,9 @@ func (s *server) handleRedirect() http.HandlerFunc {
 		}
 		key := s.hostKey(r, strings.TrimPrefix(r.URL.Path, "/"))
 		target, status, err := s.links.Resolve(r.Context(), key, r.URL.RawQuery)
+		if backend.ErrorCode(err) == backend.ENOTFOUND && s.domainRedirect(w, r, func(d backend.DomainRedirects) string { return d.NotFound }) {
+			return
+		}
 		if err != nil {
 			s.notFound(w, r, err)
 			return
@@ -213,6 +216,9 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request, err error) {
 // redirects here, so that a reload does not post again).
 func (s *server) handleHome() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" && s.domainRedirect(w, r, func(d backend.DomainRedirects) string { return d.Root }) {
+			return
+		}
 		data := pageData{}
 		if code := r.URL.Query().Get("code"); code != "" {
 			if l, err := s.links.Lookup(r.Context(), code); err == nil {

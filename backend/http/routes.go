@@ -28,6 +28,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodGet, "/api/stats", s.instrument("stats", s.requireKey(s.handleStats())))
 	r.Handler(http.MethodGet, "/api/links/:code/visits", s.instrument("visits", s.requireKey(s.handleVisitLog())))
 	r.Handler(http.MethodGet, "/api/visits", s.instrument("visits", s.requireKey(s.handleVisitLog())))
+	r.Handler(http.MethodGet, "/api/domains", s.instrument("domains", s.requireKey(s.handleDomains())))
+	r.Handler(http.MethodPatch, "/api/domains/redirects", s.instrument("domains", s.requireKey(s.handleSetDomainRedirects())))
 	r.Handler(http.MethodGet, "/api/status", s.instrument("status", s.requireKey(s.handleStatus())))
 	r.Handler(http.MethodPost, "/api/reports", s.instrument("reports", s.handleReport()))
 	r.Handler(http.MethodGet, "/api/reports", s.instrument("reports", s.requireKey(s.handleListReports())))

@@ -40,6 +40,7 @@ type Keys interface {
 type Config struct {
 	PublicURL    string          // base of short_url, without trailing slash
 	Domains      backend.Domains // the short domains served, the default (PublicURL's host) first
+	Redirects    *backend.DomainRedirector
 	MaxBodyBytes int64
 	RedirectCode int           // 301 unless set
 	CacheControl string        // sent with redirects

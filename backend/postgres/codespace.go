@@ -117,3 +117,24 @@ func (db *DB) ClaimCodeSpace(ctx context.Context, codec *link.Codec) error {
 	})
 	return done(err)
 }
+
+func (db *DB) DomainRedirects(ctx context.Context) (map[string]backend.DomainRedirects, error) {
+	ctx, done := db.begin(ctx, "domain_redirects")
+	rows, _ := db.pool.Query(ctx, `SELECT domain, coalesce(root, ''), coalesce(not_found, '') FROM domain_redirects`)
+	out := map[string]backend.DomainRedirects{}
+	var domain string
+	var r backend.DomainRedirects
+	_, err := pgx.ForEachRow(rows, []any{&domain, &r.Root, &r.NotFound}, func() error {
+		out[domain] = r
+		return nil
+	})
+	return out, done(err)
+}
+
+func (db *DB) SetDomainRedirects(ctx context.Context, domain string, r backend.DomainRedirects) error {
+	ctx, done := db.begin(ctx, "set_domain_redirects")
+	_, err := db.pool.Exec(ctx, `
+		INSERT INTO domain_redirects (domain, root, not_found) VALUES ($1, nullif($2, ''), nullif($3, ''))
+		ON CONFLICT (domain) DO UPDATE SET root = excluded.root, not_found = excluded.not_found`, domain, r.Root, r.NotFound)
+	return done(err)
+}

@@ -197,6 +197,16 @@ func (c *Cache) URL(ctx context.Context, code string) (string, error) {
 	return v, done(nil, "hit")
 }
 
+// PublishNotFoundRedirect sets (or, for "", deletes) where the default
+// domain sends unknown codes, for the edges.
+func (c *Cache) PublishNotFoundRedirect(ctx context.Context, url string) error {
+	ctx, done := c.begin(ctx, "publish_not_found")
+	if url == "" {
+		return done(c.client.Del(ctx, link.NotFoundRedirectKey).Err(), "")
+	}
+	return done(c.client.Set(ctx, link.NotFoundRedirectKey, url, 0).Err(), "")
+}
+
 func (c *Cache) CodeForHash(ctx context.Context, urlHash []byte) (string, error) {
 	ctx, done := c.begin(ctx, "get_code")
 	v, err := c.client.GetRange(ctx, link.URLHashKey(backend.HashHex(urlHash)), 0, link.AliasMaxLength).Result()

@@ -132,7 +132,12 @@ func MustNetwork(tb testing.TB) *netsplit.Network {
 
 // OnNetwork runs every part of a stack on a host of its own on n.
 func OnNetwork(n *netsplit.Network) func(*stack.Config) {
-	return func(cfg *stack.Config) { cfg.Network = n }
+	return func(cfg *stack.Config) {
+		cfg.Network = n
+		// Each Traefik has an address of its own there, and clients name it
+		// by that address: the hosts of one domain, not domains of their own.
+		cfg.ExtraDomains = nil
+	}
 }
 
 // MustRoleKey creates an API key of role with the backend's command line,

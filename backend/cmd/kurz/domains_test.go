@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kurzlink/kurz/backend"
 	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
+	"github.com/kurzlink/kurz/link"
 )
 
 // redirectOn is where code redirects when asked for on host (status, Location).
@@ -268,3 +270,87 @@ func TestKeysLimitedToADomain(t *testing.T) {
 		}
 	})
 }
+
+// Each domain may send its root, and codes it has no link for, elsewhere.
+func TestDomainRedirects(t *testing.T) {
+	pg, rd := testenv.SharedPostgres(t), testenv.NewRedis(t)
+	db := pg.NewDatabase(t)
+	env := map[string]string{"KURZ_DOMAINS": "kurz.test,s.example.org"}
+	b := MustStartBackend(t, db, rd.URL(), env)
+	other := MustStartBackend(t, db, rd.URL(), env)
+	admin := MustCreateKey(t, db, "admin")
+	set := func(key, body string) response {
+		t.Helper()
+		return doKey(t, "PATCH", b.URL+"/api/domains/redirects", key, body)
+	}
+	if res := set(admin, `{"domain":"s.example.org","root":"https://example.com/home","not_found":"https://example.com/missing"}`); res.Status != http.StatusOK {
+		t.Fatalf("set = %d %s", res.Status, res.Raw)
+	}
+	t.Run("OKRootAndNotFound", func(t *testing.T) {
+		for _, tc := range []struct {
+			base, host, path string
+			status           int
+			location         string
+		}{
+			{b.URL, "s.example.org", "/", http.StatusFound, "https://example.com/home"},
+			{b.URL, "s.example.org", "/zzzzzzz", http.StatusFound, "https://example.com/missing"},
+			{b.URL, "s.example.org", "/no-such-alias", http.StatusFound, "https://example.com/missing"},
+			{b.URL, "kurz.test", "/", http.StatusOK, ""},
+			{b.URL, "kurz.test", "/zzzzzzz", http.StatusNotFound, ""},
+		} {
+			res := testenv.Do(t, "GET", tc.base+tc.path, "", "Host", tc.host)
+			if res.Status != tc.status || res.Header.Get("Location") != tc.location {
+				t.Errorf("%s%s = %d %q, want %d %q", tc.host, tc.path, res.Status, res.Header.Get("Location"), tc.status, tc.location)
+			}
+		}
+	})
+	t.Run("OKEveryReplicaWithinTheRefresh", func(t *testing.T) {
+		testenv.Eventually(t, 3*backendRedirectsRefresh, func() error {
+			if res := testenv.Do(t, "GET", other.URL+"/", "", "Host", "s.example.org"); res.Status != http.StatusFound {
+				return fmt.Errorf("the other replica answers %d", res.Status)
+			}
+			return nil
+		})
+	})
+	t.Run("OKListed", func(t *testing.T) {
+		res := doKey(t, "GET", b.URL+"/api/domains", admin, "")
+		want := `{"domains":[{"domain":"kurz.test","default":true,"redirects":{"root":null,"not_found":null}},{"domain":"s.example.org","default":false,"redirects":{"root":"https://example.com/home","not_found":"https://example.com/missing"}}]}`
+		if strings.TrimSpace(res.Raw) != want {
+			t.Errorf("GET /api/domains = %s, want %s", res.Raw, want)
+		}
+	})
+	t.Run("OKDefaultsPublishedForTheEdge", func(t *testing.T) {
+		rc := MustRedisClient(t, rd)
+		if res := set(admin, `{"not_found":"https://example.com/gone"}`); res.Status != http.StatusOK {
+			t.Fatalf("set = %d %s", res.Status, res.Raw)
+		}
+		if got := rc.Get(context.Background(), link.NotFoundRedirectKey).Val(); got != "https://example.com/gone" {
+			t.Errorf("%s = %q after setting the default's", link.NotFoundRedirectKey, got)
+		}
+		set(admin, `{"not_found":null}`)
+		if n := rc.Exists(context.Background(), link.NotFoundRedirectKey).Val(); n != 0 {
+			t.Errorf("%s still there after clearing it", link.NotFoundRedirectKey)
+		}
+	})
+	t.Run("ErrRefused", func(t *testing.T) {
+		author := MustCreateRoleKey(t, db, "author", "author")
+		limited := MustCreateDomainKey(t, db, "s-admin", "admin", "s.example.org")
+		for _, tc := range []struct {
+			key, body string
+			status    int
+		}{
+			{admin, `{"domain":"s.example.org","root":"javascript:alert(1)"}`, http.StatusUnprocessableEntity},
+			{admin, `{"domain":"s.example.org","not_found":"http://kurz.test/loop"}`, http.StatusUnprocessableEntity},
+			{admin, `{"domain":"nope.example","root":"https://example.com/"}`, http.StatusUnprocessableEntity},
+			{author, `{"domain":"s.example.org","root":"https://example.com/"}`, http.StatusForbidden},
+			{limited, `{"root":"https://example.com/"}`, http.StatusForbidden},
+			{limited, `{"domain":"s.example.org","root":"https://example.com/s-home"}`, http.StatusOK},
+		} {
+			if res := set(tc.key, tc.body); res.Status != tc.status {
+				t.Errorf("%s = %d %s, want %d", tc.body, res.Status, res.Raw, tc.status)
+			}
+		}
+	})
+}
+
+const backendRedirectsRefresh = backend.RedirectsRefresh

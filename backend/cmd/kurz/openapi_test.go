@@ -106,6 +106,10 @@ func TestOpenAPIResponsesValidate(t *testing.T) {
 		{"GET", "/zzzzzzz", ""},
 		{"GET", "/" + code + "/qr", ""},
 		{"GET", "/", ""},
+		{"GET", "/api/domains", ""},
+		{"PATCH", "/api/domains/redirects", `{"root":"javascript:x"}`},
+		{"PATCH", "/api/domains/redirects", `{"domain":"nope.example"}`},
+		{"PATCH", "/api/domains/redirects", `{"not_found":"https://example.com/missing"}`},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, b.URL+tc.path, strings.NewReader(tc.body))

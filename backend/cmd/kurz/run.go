@@ -132,9 +132,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		visits = recorder
 		analytics = append(analytics, recorder.Run, visitFolder.Run)
 	}
+	redirector := backend.NewDomainRedirector(db, cache, policy, cfg.Domains, logger)
 	var draining atomic.Bool
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
-		PublicURL: cfg.PublicURL, Domains: cfg.Domains, MaxBodyBytes: cfg.MaxBodyBytes,
+		PublicURL: cfg.PublicURL, Domains: cfg.Domains, Redirects: redirector, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
 		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits,
 		Status: backend.NewMonitor(backend.StatusSources{Edges: cache, Visits: cache, Outbox: db, Store: db, Cache: cache}),
@@ -151,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	codeSpace := backend.NewCodeSpace(db, cache, codec, logger)
 	watchReplicas := func(ctx context.Context) { cache.WatchReplicas(ctx, 250*time.Millisecond) }
-	for _, work := range append([]func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run, watchReplicas}, analytics...) {
+	for _, work := range append([]func(context.Context){hits.Run, folder.Run, inval.Run, enforceBlocklist, codeSpace.Run, watchReplicas, redirector.Run}, analytics...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); work(bgCtx) }()
 	}
