@@ -2,11 +2,14 @@ package e2e_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/kurzlink/kurz/internal/testenv"
 )
 
 // An operator manages links in the browser, through Traefik: a wrong key is
@@ -76,6 +79,34 @@ func TestManagementPage(t *testing.T) {
 		if err != nil || res.Body["original_url"] != "https://example.com/managed/second" || res.Body["max_visits"] != nil ||
 			res.Body["forward_query"] != true || res.Body["title"] != "Managed link" {
 			t.Errorf("after the edit the API says %v %s, want the new URL, no visit limit, the title kept and queries forwarded", err, res.Raw)
+		}
+	})
+	t.Run("OnTheOtherDomain", func(t *testing.T) { // the stack serves 127.0.0.1 and localhost
+		other := alias + "-l"
+		otherRow := `#links tr[data-code="` + other + `"][data-domain="localhost"]`
+		if err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.ID("c-domain")),
+			chromedp.SetValue(chromedp.ID("c-domain"), "localhost"),
+			chromedp.SendKeys(chromedp.ID("c-url"), "https://example.com/managed/localhost"),
+			chromedp.SendKeys(chromedp.ID("c-alias"), other),
+			chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText(otherRow, "localhost/"+other)
+		u, _ := url.Parse(s.Traefik.URL())
+		if res := testenv.Do(t, "GET", s.Traefik.URL()+"/"+other, "", "Host", "localhost:"+u.Port()); res.Status != 301 || res.Header.Get("Location") != "https://example.com/managed/localhost" {
+			t.Errorf("the link made on the page for localhost = %d %s", res.Status, res.Header.Get("Location"))
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](`window.confirm = function () { return true; }`),
+			chromedp.Click(chromedp.CSS(otherRow+` button[aria-label^="Delete"]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText("#list-status", "Deleted localhost/"+other)
+		if res, err := tryDoKey("GET", s.Traefik.URL()+"/api/links/"+other+"?domain=localhost", key, ""); err != nil || res.Status != 404 {
+			t.Errorf("after deleting it on the page the API answers %v %d", err, res.Status)
 		}
 	})
 	t.Run("PhoneWidth", func(t *testing.T) {

@@ -68,8 +68,23 @@
     $('signin').hidden = true;
     $('app').hidden = false;
     cursors = [''];
+    await domains();
     await load();
     $('c-url').focus();
+  }
+
+  // domains fills the create form's choice of short domain (hidden with one).
+  async function domains() {
+    const res = await api('GET', '/api/domains');
+    const list = (res.status === 200 && res.body.domains) || [];
+    const select = $('c-domain');
+    select.replaceChildren.apply(select, list.map(function (d) {
+      const o = document.createElement('option');
+      o.value = d.default ? '' : d.domain;
+      o.textContent = d.domain;
+      return o;
+    }));
+    $('c-domain-field').hidden = list.length < 2;
   }
 
   function signOut() {
@@ -113,12 +128,18 @@
     return b;
   }
 
+  // linkPath is a link's API path; one on another short domain names it.
+  function linkPath(link) {
+    return '/api/links/' + encodeURIComponent(link.short_code) + (link.domain ? '?domain=' + encodeURIComponent(link.domain) : '');
+  }
+
   function row(link) {
     const tr = document.createElement('tr');
     tr.dataset.code = link.short_code;
+    if (link.domain) tr.dataset.domain = link.domain;
     const a = document.createElement('a');
     a.href = link.short_url;
-    a.textContent = link.short_code;
+    a.textContent = link.domain ? link.domain + '/' + link.short_code : link.short_code;
     const options = [];
     if (link.expires_at) options.push('expires ' + new Date(link.expires_at).toLocaleString());
     if (link.max_visits) options.push('at most ' + link.max_visits + ' visits');
@@ -136,13 +157,15 @@
         catch (e) { event.target.textContent = 'Select and copy'; }
         setTimeout(function () { event.target.textContent = 'Copy'; }, 2000);
       }),
-      qrLink(code),
-      button('PNG 256', 'QR code of ' + code + ' as a 256-pixel PNG', function () { downloadPNG(code, 256); }),
-      button('PNG 1024', 'QR code of ' + code + ' as a 1024-pixel PNG', function () { downloadPNG(code, 1024); }),
-      statsLink(code),
+      qrLink(link),
+      statsLink(link),
       button('Edit', 'Edit ' + code, function () { openEdit(link); }),
-      button('Delete', 'Delete ' + code, function () { remove(code); })
+      button('Delete', 'Delete ' + code, function () { remove(link); })
     );
+    if (!link.domain) { // drawn from the SVG of this origin: not for another domain's
+      actions.insertBefore(button('PNG 1024', 'QR code of ' + code + ' as a 1024-pixel PNG', function () { downloadPNG(code, 1024); }), actions.children[2]);
+      actions.insertBefore(button('PNG 256', 'QR code of ' + code + ' as a 256-pixel PNG', function () { downloadPNG(code, 256); }), actions.children[2]);
+    }
     const target = document.createElement('span');
     target.textContent = link.original_url;
     if (link.title) {
@@ -155,18 +178,20 @@
     return tr;
   }
 
-  function statsLink(code) {
+  function statsLink(link) {
+    const code = link.short_code;
     const a = document.createElement('a');
-    a.href = '/manage/stats?code=' + encodeURIComponent(code);
+    a.href = '/manage/stats?code=' + encodeURIComponent(code) + (link.domain ? '&domain=' + encodeURIComponent(link.domain) : '');
     a.className = 'button small';
     a.textContent = 'Stats';
     a.setAttribute('aria-label', 'Visits of ' + code);
     return a;
   }
 
-  function qrLink(code) {
+  function qrLink(link) {
+    const code = link.short_code;
     const a = document.createElement('a');
-    a.href = '/' + encodeURIComponent(code) + '/qr';
+    a.href = link.domain ? link.short_url + '/qr' : '/' + encodeURIComponent(code) + '/qr';
     a.download = code + '.svg';
     a.className = 'button secondary small';
     a.textContent = 'SVG';
@@ -206,6 +231,7 @@
     if ($('c-since').value) body.valid_since = isoOrNull($('c-since').value);
     if ($('c-forward').checked) body.forward_query = true;
     if ($('c-crawlable').checked) body.crawlable = true;
+    if ($('c-domain').value) body.domain = $('c-domain').value;
     const res = await api('POST', '/api/shorten', body);
     if (res.status !== 200 && res.status !== 201) {
       $('create-status').textContent = res.message;
@@ -250,15 +276,16 @@
       forward_query: $('e-forward').checked,
       crawlable: $('e-crawlable').checked
     };
-    const res = await api('PATCH', '/api/links/' + encodeURIComponent(editing.short_code), body);
+    const res = await api('PATCH', linkPath(editing), body);
     if (res.status !== 200) { $('edit-error').textContent = res.message; return; }
     $('edit').close();
     await load();
   }
 
-  async function remove(code) {
+  async function remove(link) {
+    const code = link.domain ? link.domain + '/' + link.short_code : link.short_code;
     if (!confirm('Delete ' + code + '? Its short link stops working for everyone.')) return;
-    const res = await api('DELETE', '/api/links/' + encodeURIComponent(code));
+    const res = await api('DELETE', linkPath(link));
     await load(); // then say what happened, over what the list says
     $('list-status').textContent = res.status === 204 ? 'Deleted ' + code + '.' : res.message;
   }

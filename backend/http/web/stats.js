@@ -4,7 +4,10 @@
   'use strict';
   const $ = function (id) { return document.getElementById(id); };
   const svgNS = 'http://www.w3.org/2000/svg';
-  const code = new URLSearchParams(location.search).get('code') || '';
+  const params = new URLSearchParams(location.search);
+  const code = params.get('code') || '';
+  const domain = params.get('domain') || ''; // a link on another short domain
+  const onDomain = domain ? 'domain=' + encodeURIComponent(domain) + '&' : '';
   const ranges = { '48h': [2, 'hour'], '7d': [7, 'day'], '30d': [30, 'day'], '365d': [365, 'day'] };
 
   function status(text) { $('status').textContent = text; }
@@ -14,8 +17,8 @@
     if (!key) { status('Sign in on the management page first.'); return; }
     const r = ranges[$('range').value];
     const from = new Date(Date.now() - r[0] * 86400000).toISOString();
-    const path = (code ? '/api/links/' + encodeURIComponent(code) + '/stats' : '/api/stats') +
-      '?interval=' + r[1] + '&from=' + encodeURIComponent(from);
+    const path = (code ? '/api/links/' + encodeURIComponent(code) + '/stats?' + onDomain : '/api/stats?') +
+      'interval=' + r[1] + '&from=' + encodeURIComponent(from);
     let res;
     try {
       res = await fetch(path, { headers: { 'Authorization': 'Bearer ' + key, 'Accept': 'application/json' } });
@@ -31,8 +34,8 @@
   let nextCursor = '';
   async function latest(cursor) {
     const key = sessionStorage.getItem('kurz.key') || '';
-    const path = (code ? '/api/links/' + encodeURIComponent(code) + '/visits' : '/api/visits') +
-      '?limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+    const path = (code ? '/api/links/' + encodeURIComponent(code) + '/visits?' + onDomain : '/api/visits?') +
+      'limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
     const body = $('latest').tBodies[0];
     if (!cursor) body.replaceChildren();
     let res;
@@ -119,7 +122,7 @@
     });
   }
 
-  $('code').textContent = code || 'all links';
+  $('code').textContent = code ? (domain ? domain + '/' : '') + code : 'all links';
   document.title = 'kurz — visits of ' + (code || 'all links');
   $('range').addEventListener('change', load);
   $('more').addEventListener('click', function () { latest(nextCursor); });
