@@ -11,8 +11,8 @@ import (
 
 // The stack serves two short domains, 127.0.0.1 (the default) and
 // localhost, as make run does: one code holds a link on each, each host
-// redirects to its own, each is counted exactly, and another host is
-// refused by the edge.
+// redirects to its own from the edge, each is counted exactly, and another
+// host is refused by the edge.
 func TestTwoDomainsThroughTraefik(t *testing.T) {
 	s := MustStack(t)
 	key := MustKey(t, s)
@@ -36,8 +36,12 @@ func TestTwoDomainsThroughTraefik(t *testing.T) {
 			}
 		}
 	}
+	before := backendRedirects(t, s)
 	visit(u.Host, 5, "https://example.com/domains/default")
 	visit("localhost:"+u.Port(), 3, "https://example.com/domains/localhost")
+	if n := backendRedirects(t, s) - before; n != 0 {
+		t.Errorf("%d redirects reached a backend, want 0: the edge serves both domains' links (cached at create)", n)
+	}
 	if res := testenv.Do(t, "GET", base+"/"+alias, "", "Host", "evil.example"); res.Status != 404 {
 		t.Errorf("a host that is not ours = %d, want 404 from the edge", res.Status)
 	}

@@ -222,6 +222,38 @@ func (e *edge) lookup(code string) []string {
 	return location
 }
 
+// lookupKey is lookup for a key of another domain (link.Key), whose length
+// varies: the command is built, not appended to a fixed prefix, and it is
+// not inlined (the default domain's codes take lookup).
+func (e *edge) lookupKey(key string) []string {
+	h := e.hot
+	h.mu.Lock() // an inlined copy of hotCache.generation
+	gen, draining := h.gen, h.closed
+	h.mu.Unlock()
+	if draining {
+		e.count(&e.stats.passedDraining)
+		return nil
+	}
+	cmd := appendCommand(nil, "GET", link.CodeKey(key))
+	for attempt := 0; attempt < 2; attempt++ { // once more after a connection the server closed
+		p, err := e.redis.pipe()
+		if err != nil {
+			break
+		}
+		cl := newCall()
+		p.send(cl, cmd)
+		<-cl.done
+		if cl.err == nil || cl.err == errTooLong {
+			return e.located(key, cl.val, gen)
+		}
+		if _, isReply := cl.err.(*replyError); isReply || isTimeout(cl.err) {
+			break
+		}
+	}
+	e.count(&e.stats.passedError)
+	return nil
+}
+
 // lookupAgain asks once more on a fresh connection, after the server closed the last one.
 func (e *edge) lookupAgain(code string, gen int64) []string {
 	p, err := e.redis.pipe()

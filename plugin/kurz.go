@@ -38,7 +38,7 @@ type Config struct {
 	DisableAnalytics  bool     `json:"disableAnalytics,omitempty" doc:"true: no visit analytics (referrers, browsers, countries) from the edge"`
 	FlushInterval     string   `json:"flushInterval,omitempty" doc:"how often counted hits and visits go to Redis: a Traefik killed outright loses at most this much of them"`
 	CodeSecret        string   `json:"codeSecret,omitempty" doc:"the backends' KURZ_CODE_SECRET: with it the edge answers 404 itself for codes that cannot exist; empty leaves them to the backends"`
-	Domains           []string `json:"domains,omitempty" doc:"the backends' KURZ_DOMAINS, the default first: the edge serves the default's links, passes the other domains' requests to the backends and answers 404 for any other host; empty: every host is the default's (one domain)"`
+	Domains           []string `json:"domains,omitempty" doc:"the backends' KURZ_DOMAINS, the default first: the edge serves each domain's links and answers 404 for any other host; empty: every host is the default's (one domain)"`
 }
 
 // CreateConfig returns the defaults.
@@ -209,8 +209,8 @@ func (r *hostRouter) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 
 // serveOtherHost answers a request whose Host is not the default domain
 // as written: the default's in another spelling (case, a port) as the
-// default's, another domain's by the backends (the edge serves the default
-// domain's links only), any other host 404 without a lookup.
+// default's, another domain's codes by their keys (serveOtherDomain), any
+// other host 404 without a lookup.
 func (r *hostRouter) serveOtherHost(rw http.ResponseWriter, req *http.Request) {
 	k := r.k
 	host := req.Host
@@ -232,11 +232,52 @@ func (r *hostRouter) serveOtherHost(rw http.ResponseWriter, req *http.Request) {
 		}
 		k.serveMiss(rw, req, path)
 	case r.others[host]:
+		if len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) && link.IsCode(path[1:]) &&
+			r.serveOtherDomain(rw, req, host+path) {
+			return
+		}
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			k.serveIdempotent(rw, req)
+			return
+		}
 		k.next.ServeHTTP(rw, req)
 	default:
 		k.edge.count(&k.edge.stats.notFound)
 		writeNotFound(rw, req, strings.TrimPrefix(path, "/"))
 	}
+}
+
+// serveOtherDomain answers a code of another domain by its key (link.Key:
+// "{domain}/{code}") from the hot cache or Redis, as the default domain's
+// path does its codes; false leaves it to the backends (a miss, or Redis
+// trouble). Its unknown codes go to the backends too: the edge lists the
+// default domain's aliases only.
+func (r *hostRouter) serveOtherDomain(rw http.ResponseWriter, req *http.Request, key string) bool {
+	k := r.k
+	location := k.hot.get(key)
+	if location == nil {
+		location = k.edge.lookupKey(key)
+	}
+	if location == nil {
+		return false
+	}
+	if req.Method == http.MethodGet && k.hot.visitsOn {
+		k.hot.addVisit(keyedVisit(req, key))
+	}
+	if location[0][0] == '+' { // link.ForwardQueryPrefix: never in the hot cache (edge.located)
+		location = forwardedLocation(location[0], req)
+	}
+	k.writeRedirect(rw, location)
+	return true
+}
+
+// keyedVisit is what collectVisits reads of a visit of another domain's
+// link: its path names the key, so the visit is the link's, not the default
+// domain's link of the same code.
+func keyedVisit(req *http.Request, key string) *http.Request {
+	u := *req.URL
+	u.Path = "/" + key
+	return &http.Request{Method: req.Method, URL: &u, Header: req.Header, RemoteAddr: req.RemoteAddr}
 }
 
 // writeRedirect sends location with the configured status and Cache-Control.

@@ -263,6 +263,7 @@ func TestEdgesOfOneProcessCountApart(t *testing.T) {
 func TestDomains(t *testing.T) {
 	r := mustStartRedis(t)
 	mustDo(t, r.addr, "SET", "code:tDom001", "https://example.com/default")
+	mustDo(t, r.addr, "SET", "code:s.example.org/tDom003", "https://example.com/other")
 	cfg := testConfig(r.addr, "47s")
 	cfg.Domains = []string{"kurz.test", "s.example.org"}
 	h, next := mustNewConnected(t, cfg)
@@ -274,7 +275,10 @@ func TestDomains(t *testing.T) {
 		{"OKDefaultAgain", "kurz.test", "/tDom001", 301},
 		{"OKDefaultWithPortAndCase", "KURZ.test:8000", "/tDom001", 301},
 		{"OKDefaultMiss", "kurz.test:8000", "/tDom002", http.StatusTeapot},
-		{"OKOtherDomainToBackends", "s.example.org", "/tDom001", http.StatusTeapot},
+		{"OKOtherDomainsMissToBackends", "s.example.org", "/tDom001", http.StatusTeapot},
+		{"OKOtherDomainFromRedis", "s.example.org", "/tDom003", 301},
+		{"OKOtherDomainFromHotCache", "S.example.org:8000", "/tDom003", 301},
+		{"OKOtherDomainsCodeNotOnDefault", "kurz.test", "/tDom003", http.StatusTeapot},
 		{"OKOtherDomainAPI", "s.example.org:8000", "/api/links", http.StatusTeapot},
 		{"ErrNotOurHost", "evil.example", "/tDom001", http.StatusNotFound},
 		{"ErrNotOurHostAPI", "evil.example", "/api/shorten", http.StatusNotFound},
@@ -287,14 +291,31 @@ func TestDomains(t *testing.T) {
 			if got, want := rec.Code, tc.status; got != want {
 				t.Fatalf("status = %d, want %d", got, want)
 			}
-			if tc.status == 301 && rec.Header().Get("Location") != "https://example.com/default" {
-				t.Errorf("Location = %q", rec.Header().Get("Location"))
+			if want := map[string]string{"/tDom001": "https://example.com/default", "/tDom003": "https://example.com/other"}[tc.path]; tc.status == 301 && rec.Header().Get("Location") != want {
+				t.Errorf("Location = %q, want %q", rec.Header().Get("Location"), want)
 			}
 		})
 	}
-	if got, want := next.called, 3; got != want {
+	if got, want := next.called, 4; got != want {
 		t.Errorf("next called %d times, want %d", got, want)
 	}
+	t.Run("OKCountedByKey", func(t *testing.T) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			hits := mustDo(t, r.addr, "HGET", "hits", "s.example.org/tDom003").val
+			var keys []string
+			for _, v := range streamVisits(t, r.addr) {
+				keys = append(keys, v.Code)
+			}
+			if hits == "2" && strings.Count(strings.Join(keys, " "), "s.example.org/tDom003") == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hits of s.example.org/tDom003 = %q, visits %v; want 2 of each by its key", hits, keys)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
 
 func TestBadValueFallsThrough(t *testing.T) {
