@@ -226,6 +226,9 @@ type LinkCache interface {
 	// AliasUnlisted reports whether an alias of another length than
 	// link.CodeLength is missing from a whole list of them: no link has it.
 	AliasUnlisted(ctx context.Context, alias string) (bool, error)
+	// Issued reads codes:issued: no generated code has an id above id +
+	// link.IssuedWindow; ok is false when it is missing or malformed.
+	Issued(ctx context.Context) (fingerprint string, id int64, ok bool, err error)
 	// AwaitAnnounced waits, within wait, until every edge subscribed now
 	// has listed the announced alias code.
 	AwaitAnnounced(ctx context.Context, code string, wait time.Duration) error

@@ -251,8 +251,10 @@ func (s *Shortener) Resolve(ctx context.Context, key, rawQuery string) (string, 
 		s.hits.Record(code)
 		return forwarded(url, forward, rawQuery), s.redirect, nil
 	}
-	if _, c := link.SplitKey(key); len(c) != link.CodeLength && err == nil { // a storm of such paths must not reach Postgres
-		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted {
+	// A storm of such paths must not reach Postgres: aliases of other lengths,
+	// and on other domains every alias, are listed; generated codes are issued.
+	if domain, c := link.SplitKey(key); (len(c) != link.CodeLength || domain != "") && err == nil {
+		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted && (len(c) != link.CodeLength || s.neverIssued(ctx, c)) {
 			return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 		}
 	}
@@ -287,6 +289,17 @@ func (s *Shortener) Resolve(ctx context.Context, key, rawQuery string) (string, 
 	}
 	s.hits.Record(code)
 	return forwarded(l.URL, l.ForwardQuery, rawQuery), status, nil
+}
+
+// neverIssued reports whether no generated code is code: its id is beyond
+// codes:issued's window (read with this secret's fingerprint).
+func (s *Shortener) neverIssued(ctx context.Context, code string) bool {
+	id, ok := s.codec.Decode(code)
+	if !ok {
+		return true
+	}
+	fingerprint, issued, known, err := s.cache.Issued(ctx)
+	return err == nil && known && fingerprint == s.codec.Fingerprint() && id > issued+link.IssuedWindow
 }
 
 // forwarded is target with rawQuery appended if the link forwards query strings.

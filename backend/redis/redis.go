@@ -409,6 +409,19 @@ func (c *Cache) AliasUnlisted(ctx context.Context, alias string) (bool, error) {
 	return unlisted, done(nil, result)
 }
 
+func (c *Cache) Issued(ctx context.Context) (string, int64, bool, error) {
+	ctx, done := c.begin(ctx, "issued")
+	v, err := c.client.Get(ctx, link.CodesIssuedKey).Result()
+	if err == goredis.Nil {
+		return "", 0, false, done(nil, "miss")
+	}
+	if err != nil {
+		return "", 0, false, done(err, "")
+	}
+	fingerprint, id, ok := link.ParseIssued(v)
+	return fingerprint, id, ok, done(nil, "hit")
+}
+
 func (c *Cache) PushHits(ctx context.Context, batchID string, hits map[string]int64) error {
 	ctx, done := c.begin(Background(ctx), "push_hits")
 	args := make([]any, 0, 2+2*len(hits))
