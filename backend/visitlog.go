@@ -45,7 +45,7 @@ type VisitLogQuery struct {
 
 	LinkID *int64  // set from Code
 	Owner  *int64  // set from the actor: only links of this key
-	Domain *string // set from the actor: only links of this domain (as stored)
+	Domain *string // only links of this domain (as stored); a key limited to one sets it
 }
 
 const (
@@ -54,7 +54,7 @@ const (
 	MaxVisitLogLimit     = 500
 )
 
-// VisitLog is a page of visits of a link, a tag or every link, as actor
+// VisitLog is a page of visits of a link, a tag, a domain or every link, as actor
 // may see them: authors see the visits of their own links only, admins all
 // (and, with no code and no tag, the visits of links since deleted).
 func (s *Shortener) VisitLog(ctx context.Context, actor Actor, q VisitLogQuery) ([]LoggedVisit, string, error) {
@@ -78,7 +78,13 @@ func (s *Shortener) VisitLog(ctx context.Context, actor Actor, q VisitLogQuery) 
 		}
 		q.LinkID = &l.ID
 	}
-	q.Owner, q.Domain = actor.Scope(), actor.DomainScope()
+	q.Owner = actor.Scope()
+	if only := actor.DomainScope(); only != nil {
+		if q.Domain != nil && *q.Domain != *only {
+			return nil, "", Errorf(EFORBIDDEN, "this key reads the visits of one domain only, not of the one asked for")
+		}
+		q.Domain = only
+	}
 	if s.Visits == nil {
 		return nil, "", Errorf(EUNAVAILABLE, "visit analytics are not set up")
 	}

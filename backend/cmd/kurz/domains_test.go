@@ -105,6 +105,15 @@ func TestDomains(t *testing.T) {
 			t.Errorf("kurz.test/launch after deleting s.example.org/launch = %d, want 301", status)
 		}
 	})
+	t.Run("OKVisitLogOfADomain", func(t *testing.T) {
+		visits := waitLogged(t, b.URL+"/api/visits?domain=s.example.org", key, 2) // the generated one's; launch was deleted with its visits
+		for _, v := range visits {
+			if v["domain"] != "s.example.org" {
+				t.Errorf("a visit of another domain in s.example.org's log: %v", v)
+			}
+		}
+		waitLogged(t, b.URL+"/api/visits?domain=kurz.test", key, 2)
+	})
 	t.Run("OKAuthorSeesOwnLinksOnEveryDomain", func(t *testing.T) {
 		if got := codesOf(t, doKey(t, "GET", b.URL+"/api/links", author, "")); len(got) != 1 || got[0] != code {
 			t.Errorf("the author lists %v, want only %s", got, code)
