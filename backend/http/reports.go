@@ -2,10 +2,12 @@ package http
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kurzlink/kurz/backend"
+	"github.com/kurzlink/kurz/link"
 )
 
 type reportJSON struct {
@@ -16,9 +18,16 @@ type reportJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// reportedCode accepts a code or the short URL of one.
+// reportedCode accepts a code (of the default domain) or the short URL of
+// one on any domain, and returns the link's key.
 func (s *server) reportedCode(v string) string {
-	return strings.TrimPrefix(strings.TrimSpace(v), s.cfg.PublicURL+"/")
+	v = strings.TrimSpace(v)
+	if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if domain, err := s.cfg.Domains.Param(u.Hostname()); err == nil {
+			return link.Key(domain, strings.TrimPrefix(u.Path, "/"))
+		}
+	}
+	return v // a code, or not one of ours: 404
 }
 
 // handleReport takes a report from anyone (Traefik rate limits it).

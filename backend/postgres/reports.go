@@ -26,7 +26,8 @@ func (db *DB) ListReports(ctx context.Context, owner *int64, limit int) ([]backe
 	ctx, done := db.begin(ctx, "list_reports")
 	rows, _ := db.pool.Query(ctx, `
 		SELECT r.id, r.code, r.target, r.reason, r.created_at FROM reports r
-		WHERE $1::bigint IS NULL OR EXISTS (SELECT 1 FROM url_mappings m WHERE m.domain = '' AND m.short_code = r.code AND m.owner_key_id = $1
+		WHERE $1::bigint IS NULL OR EXISTS (SELECT 1 FROM url_mappings m WHERE m.domain = CASE WHEN strpos(r.code, '/') > 0 THEN split_part(r.code, '/', 1) ELSE '' END
+			AND m.short_code = CASE WHEN strpos(r.code, '/') > 0 THEN split_part(r.code, '/', 2) ELSE r.code END AND m.owner_key_id = $1
 			AND r.created_at >= m.created_at) -- not the reports of a deleted link whose alias it took
 		ORDER BY r.created_at DESC, r.id DESC LIMIT $2`, owner, limit)
 	reports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Report, error) { return scanReport(r) })

@@ -114,6 +114,19 @@ func TestDomains(t *testing.T) {
 		}
 		waitLogged(t, b.URL+"/api/visits?domain=kurz.test", key, 2)
 	})
+	t.Run("OKReportedByItsShortURL", func(t *testing.T) {
+		res := do(t, "POST", b.URL+"/api/reports", "application/json", `{"code":"http://s.example.org/`+code+`","reason":"spam"}`)
+		if res.Status != http.StatusCreated {
+			t.Fatalf("report = %d %s", res.Status, res.Raw)
+		}
+		list := doKey(t, "GET", b.URL+"/api/reports", author, "").Body["reports"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["code"] != "s.example.org/"+code {
+			t.Errorf("the author's reports = %v, want the one of s.example.org/%s", list, code)
+		}
+		if res := do(t, "POST", b.URL+"/api/reports", "application/json", `{"code":"http://evil.example/`+code+`","reason":"spam"}`); res.Status != http.StatusNotFound {
+			t.Errorf("a report of another host's URL = %d, want 404", res.Status)
+		}
+	})
 	t.Run("OKAuthorSeesOwnLinksOnEveryDomain", func(t *testing.T) {
 		if got := codesOf(t, doKey(t, "GET", b.URL+"/api/links", author, "")); len(got) != 1 || got[0] != code {
 			t.Errorf("the author lists %v, want only %s", got, code)
