@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/kurzlink/kurz/backend"
-	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
 	"github.com/kurzlink/kurz/link"
 )
@@ -181,25 +180,14 @@ func TestDomainsSettings(t *testing.T) {
 // Links of the schema before domains (migration 15) land on the default
 // domain with their codes; the same codes are free on another domain.
 func TestUpgradeLandsOldLinksOnTheDefaultDomain(t *testing.T) {
-	url := testenv.SharedPostgres(t).NewDatabase(t)
-	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := db.MigrateTo(ctx, 15); err != nil {
-		t.Fatal(err)
-	}
+	url, upgrade := MustDatabaseAt(t, 15)
 	generated, _ := testenv.MustCodec(t, testCodeSecret).Encode(2) // the last id: the backend checks its code against the secret
 	mustExec(t, url, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, access_count, tags)
 		VALUES (nextval('url_mappings_id_seq'), 'old-alias', 'https://example.com/old', sha256('https://example.com/old'), 7, '{kept}')`)
 	mustExec(t, url, `INSERT INTO edge_aliases (code) VALUES ('old-alias')`)
 	mustExec(t, url, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, dedup, access_count)
 		VALUES (nextval('url_mappings_id_seq'), $1, 'https://example.com/generated', sha256('https://example.com/generated'), true, 3)`, generated)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	upgrade()
 	b := MustStartBackend(t, url, testenv.NewRedis(t).URL(), map[string]string{"KURZ_DOMAINS": "kurz.test,s.example.org"})
 	key := MustCreateKey(t, url, "upgrade")
 	for code, target := range map[string]string{"old-alias": "https://example.com/old", generated: "https://example.com/generated"} {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
 )
 
@@ -182,4 +183,33 @@ func count(statuses []int, status int) int {
 		}
 	}
 	return n
+}
+
+// MustDatabaseAt is a new database at schema version (-1: the latest), and
+// upgrade, which migrates it the rest of the way; the connection is closed by
+// then, so a backend may start on it.
+func MustDatabaseAt(tb testing.TB, version int) (url string, upgrade func()) {
+	tb.Helper()
+	url = testenv.SharedPostgres(tb).NewDatabase(tb)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, "", 5*time.Second, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if version < 0 {
+		err = db.Migrate(ctx)
+	} else {
+		err = db.MigrateTo(ctx, int32(version))
+	}
+	if err != nil {
+		db.Close()
+		tb.Fatal(err)
+	}
+	return url, func() {
+		tb.Helper()
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }

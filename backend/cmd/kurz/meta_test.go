@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
 	"github.com/kurzlink/kurz/link"
 )
@@ -201,15 +200,7 @@ func TestLinkMeta(t *testing.T) {
 // Links of the schema before tags (migration 11) keep their codes and
 // targets, and have no tags, title or start, and are not crawlable.
 func TestUpgradeGivesOldLinksNoMeta(t *testing.T) {
-	url := testenv.SharedPostgres(t).NewDatabase(t)
-	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := db.MigrateTo(ctx, 11); err != nil {
-		t.Fatal(err)
-	}
+	url, upgrade := MustDatabaseAt(t, 11)
 	codec, err := link.NewCodec(testCodeSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -220,10 +211,7 @@ func TestUpgradeGivesOldLinksNoMeta(t *testing.T) {
 	mustExec(t, url, `INSERT INTO edge_aliases (code) VALUES ('old-alias')`) // listed, as that release's create did
 	mustExec(t, url, `INSERT INTO url_mappings (id, short_code, original_url, url_hash, access_count)
 		VALUES (nextval('url_mappings_id_seq'), $1, 'https://example.com/generated', sha256('https://example.com/generated'), 3)`, generated)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	upgrade()
 	b := MustStartBackend(t, url, testenv.SharedRedis(t).URL(), nil)
 	key := MustCreateKey(t, url, "upgrade")
 	res := doKey(t, "GET", b.URL+"/api/links/old-alias", key, "")
@@ -241,22 +229,11 @@ func TestUpgradeGivesOldLinksNoMeta(t *testing.T) {
 // Roll-ups filed under the parser's old system names are folded into the
 // names people look for, added to any filed under the new one already.
 func TestUpgradeFoldsOSNames(t *testing.T) {
-	url := testenv.SharedPostgres(t).NewDatabase(t)
-	db, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
-	if err := db.MigrateTo(ctx, 12); err != nil {
-		t.Fatal(err)
-	}
+	url, upgrade := MustDatabaseAt(t, 12)
 	mustExec(t, url, `INSERT INTO visit_stats (code, dim, hour, value, visits) VALUES
 		('*', 'os', '2026-12-01T10:00:00Z', 'iPhone OS', 3), ('*', 'os', '2026-12-01T10:00:00Z', 'iOS', 2),
 		('*', 'os', '2026-12-01T11:00:00Z', 'Mac OS X', 4), ('*', 'browser', '2026-12-01T10:00:00Z', 'Mac OS X', 1)`)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	upgrade()
 	for _, tc := range []struct {
 		value string
 		want  int64

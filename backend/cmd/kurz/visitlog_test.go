@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kurzlink/kurz/backend/postgres"
 	"github.com/kurzlink/kurz/internal/testenv"
 )
 
@@ -168,15 +166,8 @@ func TestVisitLogSettings(t *testing.T) {
 		}
 	})
 	t.Run("OKOldDaysDropped", func(t *testing.T) {
-		url := pg.NewDatabase(t)
-		pdb, err := postgres.Open(context.Background(), url, "", 5*time.Second, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pdb.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		pdb.Close()
+		url, done := MustDatabaseAt(t, -1)
+		done()
 		old, recent := time.Now().UTC().AddDate(0, 0, -40), time.Now().UTC().AddDate(0, 0, -2)
 		for _, day := range []time.Time{old, recent} {
 			start := day.Truncate(24 * time.Hour)
