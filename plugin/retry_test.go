@@ -33,7 +33,8 @@ func TestIdempotentRequestsAreRetried(t *testing.T) {
 		{"OKFirstTime", "GET", nil, 200, 1},
 		{"OKAfterBadGateway", "GET", []int{502}, 200, 2},
 		{"OKHeadAfterTimeout", "HEAD", []int{504, 502}, 200, 3},
-		{"ErrAfterThreeAttempts", "GET", []int{502, 502, 502, 502}, 502, 3},
+		{"OKAfterFourGatewayErrors", "GET", []int{502, 502, 504, 502}, 200, 5},
+		{"ErrAfterFiveAttempts", "GET", []int{502, 502, 502, 502, 502, 502}, 502, 5},
 		{"OtherErrorsPass", "GET", []int{503}, 503, 1},
 		{"PostIsNotRetried", "POST", []int{502}, 502, 1},
 	} {

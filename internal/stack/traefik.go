@@ -68,6 +68,10 @@ func (t *Traefik) Start() error {
 	if err := waitHTTP(client, t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
 		return fmt.Errorf("traefik did not load kurz's routers: %w\n%s", err, p.Tail())
 	}
+	// Traefik runs on when it cannot bind an entrypoint: ask through the public one.
+	if err := waitHTTP(client, t.URL()+"/health", 30*time.Second, p); err != nil {
+		return fmt.Errorf("traefik's public entrypoint does not answer (is port %d taken?): %w\n%s", t.HTTPPort, err, p.Tail())
+	}
 	return nil
 }
 
