@@ -588,3 +588,26 @@ func MustFileRouters(tb testing.TB) []fileRouter {
 	slices.SortFunc(routers, func(a, b fileRouter) int { return b.Priority - a.Priority })
 	return routers
 }
+
+// With several short domains the edge gets the backends' list and every
+// route matches those hosts only.
+func TestChartServesSeveralDomains(t *testing.T) {
+	r := MustRender(t, "testdata/domains.yaml")
+	cm := r.all("ConfigMap")[0].(*corev1.ConfigMap)
+	if got := cm.Data["KURZ_DOMAINS"]; got != "kurz.example,s.example.org" {
+		t.Errorf("the backends' KURZ_DOMAINS = %q", got)
+	}
+	edge, _ := r.get("Middleware", "kurz-edge").(*middleware)
+	if edge == nil {
+		t.Fatal("no kurz-edge Middleware")
+	}
+	if got := MustPluginConfig(t, edge.Spec.Plugin["kurz"]).Domains; fmt.Sprint(got) != "[kurz.example s.example.org]" {
+		t.Errorf("the edge's domains = %v, want the backends' list", got)
+	}
+	want := MustFileRouters(t)
+	for i, route := range r.all("IngressRoute")[0].(*ingressRoute).Spec.Routes {
+		if w := "(Host(`kurz.example`) || Host(`s.example.org`)) && (" + want[i].Rule + ")"; route.Match != w {
+			t.Errorf("route %d = %q, want %q", i, route.Match, w)
+		}
+	}
+}

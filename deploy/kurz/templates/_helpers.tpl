@@ -26,8 +26,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{ .Values.redis.name }}-sentinel.{{ .Release.Namespace }}.svc:26379
 {{- end -}}
 
-{{/* A route's rule, as in traefik/dynamic/kurz.yml, limited to traefik.host when set. Args: host, rule. */}}
+{{/* A route's rule, as in traefik/dynamic/kurz.yml, limited to the hosts of host (traefik.host, else KURZ_DOMAINS; comma-separated) when set. Args: host, rule. */}}
 {{- define "kurz.match" -}}
 {{- $host := index . 0 -}}{{- $rule := index . 1 -}}
-{{- if $host }}{{ printf "Host(`%s`) && (%s)" $host $rule | quote }}{{ else }}{{ $rule | quote }}{{ end -}}
+{{- $hosts := list -}}{{- range splitList "," $host }}{{ $hosts = append $hosts (printf "Host(`%s`)" (trim .)) }}{{ end -}}
+{{- if not $host }}{{ $rule | quote }}
+{{- else if eq (len $hosts) 1 }}{{ printf "%s && (%s)" (first $hosts) $rule | quote }}
+{{- else }}{{ printf "(%s) && (%s)" (join " || " $hosts) $rule | quote }}{{ end -}}
 {{- end -}}
