@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"net"
 	"strings"
 
 	"github.com/kurzlink/kurz/link"
@@ -15,25 +14,13 @@ type Domains struct {
 }
 
 // ParseDomains checks a list of host names (no scheme, no port), the
-// default first; an empty list is refused.
+// default first (link.ParseDomains); an empty list is refused.
 func ParseDomains(names []string) (Domains, error) {
-	var d Domains
-	for _, raw := range names {
-		name := strings.ToLower(strings.TrimSpace(raw))
-		if !link.IsDomainName(name) {
-			return Domains{}, Errorf(EINVALIDFIELD, "%q is not a domain name (a host such as go.example.com, without scheme, port or path)", raw)
-		}
-		for _, have := range d.names {
-			if have == name {
-				return Domains{}, Errorf(EINVALIDFIELD, "domain %q is listed twice", name)
-			}
-		}
-		d.names = append(d.names, name)
+	list, err := link.ParseDomains(names)
+	if err != nil {
+		return Domains{}, Errorf(EINVALIDFIELD, "%s", err)
 	}
-	if len(d.names) == 0 {
-		return Domains{}, Errorf(EINVALIDFIELD, "at least one domain is needed")
-	}
-	return d, nil
+	return Domains{names: list}, nil
 }
 
 // Names are the domains' names, the default first.
@@ -52,10 +39,7 @@ func (d Domains) Name(domain string) string {
 // Host rules and the edge keep other hosts out; a backend reached by its
 // address (health checks, operators) serves the default domain.
 func (d Domains) OfHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	domain, _ := d.stored(strings.ToLower(strings.TrimSuffix(host, ".")))
+	domain, _ := d.stored(link.HostDomain(host))
 	return domain
 }
 

@@ -56,18 +56,6 @@ func (d *DomainRedirector) For(domain string) DomainRedirects {
 	return d.known[domain]
 }
 
-// All returns every served domain's redirects, by domain as stored.
-func (d *DomainRedirector) All() map[string]DomainRedirects {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := map[string]DomainRedirects{}
-	for _, name := range d.domains.Names() {
-		domain, _ := d.domains.Param(name)
-		out[domain] = d.known[domain]
-	}
-	return out
-}
-
 // Run reads the redirects and publishes the default domain's not-found one
 // every RedirectsRefresh until ctx ends.
 func (d *DomainRedirector) Run(ctx context.Context) {

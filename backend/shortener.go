@@ -234,38 +234,37 @@ func (s *Shortener) Resolve(ctx context.Context, key, rawQuery string) (string, 
 	if !link.IsKey(key) {
 		return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 	}
-	code := key // the hits, the caches and the store name a link by its key
-	cached, err := s.cache.URL(ctx, code)
+	cached, err := s.cache.URL(ctx, key)
 	if err != nil {
 		s.logger.Warn("redis lookup failed, using postgres", "err", err)
 	}
 	url, forward := link.ParseCachedTarget(cached)
 	if url != "" && !link.IsSafeTarget(url) { // the edge's own check: a bad value is a miss, repaired below
-		s.logger.Warn("refusing an unsafe cached target, using postgres", "code", code, "bytes", len(url))
+		s.logger.Warn("refusing an unsafe cached target, using postgres", "key", key, "bytes", len(url))
 		url = ""
 	}
 	if url != "" { // only links the edge may serve are cached
 		if err := s.policy.blocked(url); err != nil {
 			return "", 0, err
 		}
-		s.hits.Record(code)
+		s.hits.Record(key)
 		return forwarded(url, forward, rawQuery), s.redirect, nil
 	}
 	// A storm of such paths must not reach Postgres: aliases of other lengths,
 	// and on other domains every alias, are listed; generated codes are issued.
 	if domain, c := link.SplitKey(key); (len(c) != link.CodeLength || domain != "") && err == nil {
-		if unlisted, err := s.cache.AliasUnlisted(ctx, code); err == nil && unlisted && (len(c) != link.CodeLength || s.neverIssued(ctx, c)) {
+		if unlisted, err := s.cache.AliasUnlisted(ctx, key); err == nil && unlisted && (len(c) != link.CodeLength || s.neverIssued(ctx, c)) {
 			return "", 0, Errorf(ENOTFOUND, link.NotFoundMessage)
 		}
 	}
-	l, stale, err := s.store.ReadLink(ctx, code)
+	l, stale, err := s.store.ReadLink(ctx, key)
 	if err != nil {
 		return "", 0, noLink(err)
 	}
 	if stale && (s.cacheTTL(l) <= 0 || !s.fillCache(ctx, l, false)) {
 		// A lagging replica may miss a change: answers not served from the
 		// cache, and fills Redis refuses as older than a change, go by the primary.
-		if l, err = s.store.FindByCode(ctx, code); err != nil {
+		if l, err = s.store.FindByCode(ctx, key); err != nil {
 			return "", 0, noLink(err)
 		}
 		stale = false
@@ -281,13 +280,13 @@ func (s *Shortener) Resolve(ctx context.Context, key, rawQuery string) (string, 
 		return "", 0, err
 	}
 	if l.MaxVisits != nil {
-		url, err := s.store.Visit(ctx, code) // counted now, atomically with the limit
+		url, err := s.store.Visit(ctx, key) // counted now, atomically with the limit
 		return forwarded(url, l.ForwardQuery, rawQuery), status, noLink(err)
 	}
 	if !stale {
 		s.fillCache(ctx, l, false)
 	}
-	s.hits.Record(code)
+	s.hits.Record(key)
 	return forwarded(l.URL, l.ForwardQuery, rawQuery), status, nil
 }
 

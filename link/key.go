@@ -1,6 +1,10 @@
 package link
 
-import "strings"
+import (
+	"fmt"
+	"net"
+	"strings"
+)
 
 // A link is named by its domain and its code. Redis, the hits hash, the
 // visits stream and invalidations name it by its key: the code alone on the
@@ -53,4 +57,36 @@ func IsDomainName(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParseDomains checks a list of short domains, the default first, as the
+// backends (KURZ_DOMAINS) and the edge (domains) both read it: each trimmed
+// and lowercased, a domain name, listed once; an empty list is refused.
+func ParseDomains(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("at least one domain is needed")
+	}
+	out := make([]string, 0, len(names))
+	seen := map[string]bool{}
+	for _, raw := range names {
+		name := strings.ToLower(strings.TrimSpace(raw))
+		if !IsDomainName(name) {
+			return nil, fmt.Errorf("%q is not a domain name: a host such as go.example.com, without scheme or port", raw)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%q is listed twice", name)
+		}
+		seen[name] = true
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// HostDomain is a request's Host as ParseDomains writes domains: lowercase,
+// without its port or a trailing dot.
+func HostDomain(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }

@@ -143,16 +143,13 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	e := sharedEdge(opts, config.HotCacheSize, ttl, !config.DisableHotCache, !config.DisableHitCount, !config.DisableAnalytics, flush, codec)
 	k := &Kurz{next: next, name: name, edge: e, hot: e.hot, space: e.space, status: config.RedirectStatus}
 	var router *hostRouter
-	for i, d := range config.Domains {
-		d = strings.ToLower(strings.TrimSpace(d))
-		if !link.IsDomainName(d) {
-			return nil, fmt.Errorf("kurz: domains entry %q must be a host name without scheme or port, as in KURZ_DOMAINS", config.Domains[i])
+	if len(config.Domains) > 0 {
+		domains, err := link.ParseDomains(config.Domains)
+		if err != nil {
+			return nil, fmt.Errorf("kurz: domains, as the backends' KURZ_DOMAINS: %v", err)
 		}
-		if i == 0 {
-			router = &hostRouter{k: k, defaultHost: d, others: map[string]bool{}}
-		} else if d == router.defaultHost || router.others[d] {
-			return nil, fmt.Errorf("kurz: domains lists %q twice", d)
-		} else {
+		router = &hostRouter{k: k, defaultHost: domains[0], others: map[string]bool{}}
+		for _, d := range domains[1:] {
 			router.others[d] = true
 		}
 	}
@@ -198,7 +195,8 @@ func (k *Kurz) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	k.serveMiss(rw, req, path)
 }
 
-// ServeHTTP passes the default domain's requests to Kurz.
+// ServeHTTP passes the default domain's requests to Kurz, which reads no
+// Host: as written most often without a test more, else by serveOtherHost.
 func (r *hostRouter) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	if req.Host == r.defaultHost {
 		r.k.ServeHTTP(rw, req)
@@ -208,29 +206,16 @@ func (r *hostRouter) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 // serveOtherHost answers a request whose Host is not the default domain
-// as written: the default's in another spelling (case, a port) as the
-// default's, another domain's codes by their keys (serveOtherDomain), any
-// other host 404 without a lookup.
+// as written: the default's in another spelling (case, a port) by Kurz,
+// another domain's codes by their keys (serveOtherDomain), any other host
+// 404 without a lookup.
 func (r *hostRouter) serveOtherHost(rw http.ResponseWriter, req *http.Request) {
 	k := r.k
-	host := req.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	host := link.HostDomain(req.Host)
 	path := req.URL.Path
 	switch {
 	case host == r.defaultHost:
-		if len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-			if location := k.hot.get(path[1:]); location != nil {
-				if req.Method == http.MethodGet && k.hot.visitsOn {
-					k.hot.addVisit(req)
-				}
-				k.writeRedirect(rw, location)
-				return
-			}
-		}
-		k.serveMiss(rw, req, path)
+		k.ServeHTTP(rw, req)
 	case r.others[host]:
 		if len(path) == codePathLength && (req.Method == http.MethodGet || req.Method == http.MethodHead) && link.IsCode(path[1:]) &&
 			r.serveOtherDomain(rw, req, host+path) {

@@ -15,15 +15,29 @@ func (s *server) hostKey(r *http.Request, code string) string {
 	return link.Key(s.cfg.Domains.OfHost(r.Host), code)
 }
 
+// queryDomain is the domain a request's ?domain= names, as stored (nil when
+// absent; "" or the default's name: the default), or why it is not served.
+func (s *server) queryDomain(r *http.Request) (*string, error) {
+	name := r.URL.Query().Get("domain")
+	if name == "" {
+		return nil, nil
+	}
+	domain, err := s.cfg.Domains.Param(name)
+	return &domain, err
+}
+
 // paramKey is the key of the link the management API's path names, on the
-// domain of its ?domain= ("" or the default's name: the default).
+// domain of its ?domain= (absent: the default); "" without a code (every link).
 func (s *server) paramKey(r *http.Request) (string, error) {
-	domain, err := s.cfg.Domains.Param(r.URL.Query().Get("domain"))
+	domain, err := s.queryDomain(r)
 	code := httprouter.ParamsFromContext(r.Context()).ByName("code")
-	if err != nil || code == "" { // "": every link (stats, visits)
+	if err != nil || code == "" {
 		return "", err
 	}
-	return link.Key(domain, code), nil
+	if domain == nil {
+		return code, nil
+	}
+	return link.Key(*domain, code), nil
 }
 
 // shortURL is the short URL of code on domain: the public URL, its host
@@ -69,14 +83,13 @@ func toRedirectsJSON(r backend.DomainRedirects) redirectsJSON {
 // handleDomains lists the served domains, the default first, with their redirects.
 func (s *server) handleDomains() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		all := s.cfg.Redirects.All()
 		var res struct {
 			Domains []domainJSON `json:"domains"`
 		}
-		for i, name := range s.cfg.Domains.Names() {
-			domain, _ := s.cfg.Domains.Param(name)
+		for _, name := range s.cfg.Domains.Names() {
+			domain, _ := s.cfg.Domains.Param(name) // as stored: "" for the default
 			if actorOf(r).ReachesDomain(domain) {
-				res.Domains = append(res.Domains, domainJSON{Domain: name, Default: i == 0, Redirects: toRedirectsJSON(all[domain])})
+				res.Domains = append(res.Domains, domainJSON{Domain: name, Default: domain == "", Redirects: toRedirectsJSON(s.cfg.Redirects.For(domain))})
 			}
 		}
 		s.respond(w, http.StatusOK, res)

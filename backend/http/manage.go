@@ -127,13 +127,9 @@ func (s *server) handleListLinks() http.HandlerFunc {
 			return
 		}
 		lq.Limit = limit
-		if name := r.URL.Query().Get("domain"); name != "" {
-			domain, err := s.cfg.Domains.Param(name)
-			if err != nil {
-				s.error(w, r, err)
-				return
-			}
-			lq.Domain = &domain
+		if lq.Domain, err = s.queryDomain(r); err != nil {
+			s.error(w, r, err)
+			return
 		}
 		links, next, err := s.links.List(r.Context(), actorOf(r), lq)
 		if err != nil {

@@ -39,13 +39,8 @@ func (s *server) handleVisitLog() http.HandlerFunc {
 			return
 		}
 		q := backend.VisitLogQuery{Code: key, Tag: v.Get("tag"), Cursor: v.Get("cursor")}
-		if name := v.Get("domain"); name != "" && key == "" { // every link of a domain
-			domain, err := s.cfg.Domains.Param(name)
-			if err != nil {
-				s.error(w, r, err)
-				return
-			}
-			q.Domain = &domain
+		if key == "" { // every link, or every link of ?domain=
+			q.Domain, _ = s.queryDomain(r) // paramKey refused a domain not served
 		}
 		if l := v.Get("limit"); l != "" {
 			n, err := strconv.Atoi(l)

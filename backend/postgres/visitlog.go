@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +65,7 @@ func (db *DB) logVisits(ctx context.Context, tx pgx.Tx, visits []backend.LoggedV
 	var made []string
 	for _, v := range visits {
 		day := v.At.UTC().Format(visitLogDay)
-		if db.visitDays.has(day) || contains(made, day) {
+		if db.visitDays.has(day) || slices.Contains(made, day) {
 			continue
 		}
 		start := v.At.UTC().Truncate(24 * time.Hour)
@@ -86,15 +87,6 @@ func (db *DB) logVisits(ctx context.Context, tx pgx.Tx, visits []backend.LoggedV
 		db.visitDays.add(made) // before the commit: a failed one forgets them all
 	}
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // DropVisitLog drops the day partitions that ended before before, each in a

@@ -315,7 +315,7 @@ func TestDomainRedirects(t *testing.T) {
 		}
 	})
 	t.Run("OKEveryReplicaWithinTheRefresh", func(t *testing.T) {
-		testenv.Eventually(t, 3*backendRedirectsRefresh, func() error {
+		testenv.Eventually(t, 3*backend.RedirectsRefresh, func() error {
 			if res := testenv.Do(t, "GET", other.URL+"/", "", "Host", "s.example.org"); res.Status != http.StatusFound {
 				return fmt.Errorf("the other replica answers %d", res.Status)
 			}
@@ -363,4 +363,3 @@ func TestDomainRedirects(t *testing.T) {
 	})
 }
 
-const backendRedirectsRefresh = backend.RedirectsRefresh
