@@ -95,6 +95,10 @@ type VisitStore interface {
 	LinksCreated(ctx context.Context, codes []string) (map[string]CreatedLink, error)
 	// ListVisitLog pages the visit log, newest first.
 	ListVisitLog(ctx context.Context, q VisitLogQuery) ([]LoggedVisit, string, error)
+	// PageVisitLog returns the numbered page q.Page of the visit log, newest first, and how many visits q selects.
+	PageVisitLog(ctx context.Context, q VisitLogQuery) ([]LoggedVisit, int64, error)
+	// BotVisits sums the bot visits in the roll-ups of each key; keys without any are left out.
+	BotVisits(ctx context.Context, keys []string) (map[string]int64, error)
 	// DropVisitLog drops the logged visits of the days that ended before before.
 	DropVisitLog(ctx context.Context, before time.Time) (int, error)
 }

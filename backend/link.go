@@ -69,12 +69,15 @@ type CreateRequest struct {
 	MaxVisits *int64
 	Redirect  int
 	Owner     *int64 // the key creating it; nil: anonymous
+	Distinct  bool   // a link of its own even when a plain one for URL exists (Shlink's findIfExists false)
+	// FindExisting gives an existing link of the same URL and options, if any, instead of a new one (Shlink's findIfExists).
+	FindExisting bool
 	Meta
 }
 
 // Plain reports whether only a URL was asked for: such links are deduplicated.
 func (r CreateRequest) Plain() bool {
-	return r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
+	return !r.Distinct && r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
 		len(r.Tags) == 0 && r.Title == "" && r.ValidSince == nil && !r.Crawlable && !r.ForwardQuery
 }
 
@@ -98,16 +101,22 @@ type LinkPatch struct {
 
 // ListQuery selects a page of links, newest first or most visited first.
 type ListQuery struct {
-	Cursor        string // from the previous page; empty: the first page
-	Limit         int
-	Search        string  // substring of the target URL, title, code or a tag
-	Domain        *string // only links of this domain (as stored); nil: every domain
-	Owner         *int64  // only links of this key; nil: every link
-	Tags          []string
-	AllTags       bool       // every one of Tags, not any
-	CreatedAfter  *time.Time // created at or after
-	CreatedBefore *time.Time // created before
-	Order         ListOrder
+	Cursor         string // from the previous page; empty: the first page
+	Limit          int
+	Search         string  // substring of the target URL, title, code or a tag
+	Domain         *string // only links of this domain (as stored); nil: every domain
+	Owner          *int64  // only links of this key; nil: every link
+	Tags           []string
+	AllTags        bool       // every one of Tags, not any
+	CreatedAfter   *time.Time // created at or after
+	CreatedBefore  *time.Time // created before
+	Order          ListOrder
+	Ascending      bool     // Order from least to most; numbered pages only
+	ExcludeTags    []string // none of these (every one of them with ExcludeAllTags)
+	ExcludeAllTags bool
+	ExcludeUsedUp  bool  // without links that reached their visit limit
+	ExcludeExpired bool  // without links past their expiry
+	Page           *Page // a numbered page, counted (Cursor unused); nil: cursor pages
 }
 
 // ListOrder is the order of a list of links.
@@ -116,6 +125,10 @@ type ListOrder string
 const (
 	OrderNewest      ListOrder = "newest" // by creation, the default
 	OrderMostVisited ListOrder = "visits" // by access_count; a page may shift while counts grow
+	// The orders of numbered pages only (Page): cursors know the two above.
+	OrderCode  ListOrder = "code"
+	OrderURL   ListOrder = "url"
+	OrderTitle ListOrder = "title"
 )
 
 // ParseListOrder reads order= ("" is OrderNewest).
@@ -128,6 +141,33 @@ func ParseListOrder(v string) (ListOrder, error) {
 	}
 	return "", Errorf(EINVALID, "order must be %s or %s", OrderNewest, OrderMostVisited)
 }
+
+// Page is a numbered page of a counted list.
+type Page struct {
+	Number int // from 1
+	Size   int // from 1 to MaxPageSize
+	Skip   int // items left out before the first page (YOURLS's start)
+}
+
+// MaxPageSize bounds a numbered page (Shlink's clients ask for 5,000 visits at once).
+const MaxPageSize = 5000
+
+// NewPage checks a page number and size; size -1 (Shlink's "all") is MaxPageSize.
+func NewPage(number, size int) (Page, error) {
+	if number < 1 {
+		number = 1
+	}
+	if size < 0 {
+		size = MaxPageSize
+	}
+	if size < 1 || size > MaxPageSize {
+		return Page{}, Errorf(EINVALID, "a page holds 1 to %d items", MaxPageSize)
+	}
+	return Page{Number: number, Size: size}, nil
+}
+
+// Offset is how many items come before the page.
+func (p Page) Offset() int { return p.Skip + (p.Number-1)*p.Size }
 
 // APIKey is a management key; only its SHA-256 hash is stored.
 type APIKey struct {
@@ -151,6 +191,8 @@ type LinkStore interface {
 	// stores its announcement to the edge in the same transaction. A taken
 	// code is ECONFLICT.
 	CreateAlias(ctx context.Context, l Link) (Link, Invalidation, error)
+	// FindByURL returns the links of domain whose URL hashes to urlHash (HashURL), oldest first.
+	FindByURL(ctx context.Context, domain string, urlHash []byte) ([]Link, error)
 	// FindByCode returns the link of code or ENOTFOUND, from the primary.
 	FindByCode(ctx context.Context, code string) (Link, error)
 	// ReadLink is FindByCode from a read replica if there is one (stale true:
@@ -160,6 +202,19 @@ type LinkStore interface {
 	// it returns the target, or EGONE when the link is expired or used up.
 	Visit(ctx context.Context, code string) (string, error)
 	ListLinks(ctx context.Context, q ListQuery) ([]Link, string, error)
+	// PageLinks returns the numbered page q.Page of the links q selects, and how many it selects.
+	PageLinks(ctx context.Context, q ListQuery) ([]Link, int64, error)
+	// TagStats counts the links and visits of every tag of the links of owner and domain (nil: all).
+	TagStats(ctx context.Context, owner *int64, domain *string) ([]TagStat, error)
+	// RenameTag renames a tag on every link: ENOTFOUND when no link has it, ECONFLICT when one has the new name.
+	RenameTag(ctx context.Context, from, to string) error
+	// DeleteTags removes tags from every link.
+	DeleteTags(ctx context.Context, tags []string) error
+	// DeleteVisits forgets the visits of the link of key (its count, roll-ups and log)
+	// if owner has it (nil: any), and says how many it had.
+	DeleteVisits(ctx context.Context, key string, owner *int64) (int64, error)
+	// VisitTotals sums the visits of the links of owner and domain (nil: all).
+	VisitTotals(ctx context.Context, owner *int64, domain *string) (VisitSummary, error)
 	// CrawlableCodes returns up to limit codes of crawlable links of domain, in code order.
 	CrawlableCodes(ctx context.Context, domain string, limit int) ([]string, error)
 	// UpdateLink applies p and stores the invalidation of the old entries in

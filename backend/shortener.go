@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,11 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if err := l.CheckWindow(); err != nil {
 		return Link{}, false, err
 	}
+	if req.FindExisting {
+		if found, ok, err := s.findMatching(ctx, l, req.Alias); err != nil || ok {
+			return found, false, err
+		}
+	}
 	if l.Dedup {
 		if code, err := s.cache.CodeForHash(ctx, l.URLHash); err != nil {
 			s.logger.Warn("redis dedup lookup failed, using postgres", "err", err)
@@ -76,6 +82,27 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	s.fillCache(ctx, l, true)
 	return l, created, nil
 }
+
+// findMatching finds a link like l — same URL and domain, and the same
+// alias, tags, visit limit and validity window — of the same owner, as
+// Shlink's findIfExists does.
+func (s *Shortener) findMatching(ctx context.Context, l Link, alias string) (Link, bool, error) {
+	links, err := s.store.FindByURL(ctx, l.Domain, l.URLHash)
+	if err != nil {
+		return Link{}, false, err
+	}
+	for _, c := range links {
+		if c.URL == l.URL && (alias == "" || c.Code == alias) && slices.Equal(c.Tags, l.Tags) && equalPtr(c.MaxVisits, l.MaxVisits) &&
+			equalTime(c.ValidSince, l.ValidSince) && equalTime(c.ExpiresAt, l.ExpiresAt) && equalPtr(c.OwnerKeyID, l.OwnerKeyID) {
+			return c, true, nil
+		}
+	}
+	return Link{}, false, nil
+}
+
+func equalPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func equalTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // Suggest returns what a person probably meant by raw when it lacks a
 // scheme ("example.com" → "https://example.com/"), if that would be
@@ -369,25 +396,52 @@ func (s *Shortener) EnforceBlocklist(ctx context.Context, domains []string) {
 
 // List returns a page of the links actor may manage, newest first, and the cursor of the next page.
 func (s *Shortener) List(ctx context.Context, actor Actor, q ListQuery) ([]Link, string, error) {
-	q.Owner = actor.Scope()
-	if only := actor.DomainScope(); only != nil {
-		if q.Domain != nil && *q.Domain != *only {
-			return nil, "", Errorf(EFORBIDDEN, "this key lists the links of one domain only, not of the one asked for")
-		}
-		q.Domain = only
-	}
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 20
 	}
-	if len(q.Search) > 2048 || !utf8.ValidString(q.Search) || strings.ContainsRune(q.Search, 0) {
-		return nil, "", Errorf(EINVALID, "q must be text of at most 2048 bytes, without NUL characters")
+	if q.Page != nil || q.Ascending || (q.Order != OrderNewest && q.Order != OrderMostVisited) {
+		return nil, "", Errorf(EINVALID, "cursor pages are ordered newest or most visited first")
 	}
-	tags, err := NormalizeTags(q.Tags)
-	if err != nil {
-		return nil, "", Wrap(EINVALID, err, ErrorMessage(err))
+	if err := scopeList(actor, &q); err != nil {
+		return nil, "", err
 	}
-	q.Tags = tags
 	return s.store.ListLinks(ctx, q)
+}
+
+// Page returns a numbered page of the links actor may manage, and how many there are.
+func (s *Shortener) Page(ctx context.Context, actor Actor, q ListQuery) ([]Link, int64, error) {
+	if q.Page == nil {
+		return nil, 0, Errorf(EINVALID, "a numbered page is needed")
+	}
+	if q.Order == "" {
+		q.Order = OrderNewest
+	}
+	if err := scopeList(actor, &q); err != nil {
+		return nil, 0, err
+	}
+	return s.store.PageLinks(ctx, q)
+}
+
+// scopeList limits q to what actor may see and checks its filters.
+func scopeList(actor Actor, q *ListQuery) error {
+	q.Owner = actor.Scope()
+	if only := actor.DomainScope(); only != nil {
+		if q.Domain != nil && *q.Domain != *only {
+			return Errorf(EFORBIDDEN, "this key lists the links of one domain only, not of the one asked for")
+		}
+		q.Domain = only
+	}
+	if len(q.Search) > 2048 || !utf8.ValidString(q.Search) || strings.ContainsRune(q.Search, 0) {
+		return Errorf(EINVALID, "q must be text of at most 2048 bytes, without NUL characters")
+	}
+	for _, tags := range []*[]string{&q.Tags, &q.ExcludeTags} {
+		normalized, err := NormalizeTags(*tags)
+		if err != nil {
+			return Wrap(EINVALID, err, ErrorMessage(err))
+		}
+		*tags = normalized
+	}
+	return nil
 }
 
 // MaxCrawlable bounds the codes /robots.txt allows: crawlers read at most

@@ -42,6 +42,11 @@ type VisitLogQuery struct {
 	Tag    string // only links with this tag
 	Cursor string // from the previous page; "": the first
 	Limit  int
+	Page   *Page      // a numbered page, counted (Cursor and Limit unused); nil: cursor pages
+	From   *time.Time // only visits at or after
+	To     *time.Time // only visits at or before
+	// ExcludeBots leaves out the visits of bots.
+	ExcludeBots bool
 
 	LinkID *int64  // set from Code
 	Owner  *int64  // set from the actor: only links of this key
@@ -64,29 +69,43 @@ func (s *Shortener) VisitLog(ctx context.Context, actor Actor, q VisitLogQuery) 
 	if q.Limit < 1 || q.Limit > MaxVisitLogLimit {
 		return nil, "", Errorf(EINVALID, "limit must be a number from 1 to %d", MaxVisitLogLimit)
 	}
+	if q.Page != nil {
+		return nil, "", Errorf(EINVALID, "the visit log pages by cursor here")
+	}
+	if err := s.scopeVisits(ctx, actor, &q); err != nil {
+		return nil, "", err
+	}
+	return s.Visits.ListVisitLog(ctx, q)
+}
+
+// scopeVisits limits q to what actor may see and checks its filters.
+func (s *Shortener) scopeVisits(ctx context.Context, actor Actor, q *VisitLogQuery) error {
 	if q.Tag != "" {
 		tags, err := NormalizeTags([]string{q.Tag})
 		if err != nil {
-			return nil, "", err
+			return err
 		}
 		q.Tag = tags[0]
+	}
+	if err := VisitWindow(q.From, q.To); err != nil {
+		return err
 	}
 	if q.Code != "" {
 		l, err := s.Get(ctx, actor, q.Code)
 		if err != nil {
-			return nil, "", err
+			return err
 		}
 		q.LinkID = &l.ID
 	}
 	q.Owner = actor.Scope()
 	if only := actor.DomainScope(); only != nil {
 		if q.Domain != nil && *q.Domain != *only {
-			return nil, "", Errorf(EFORBIDDEN, "this key reads the visits of one domain only, not of the one asked for")
+			return Errorf(EFORBIDDEN, "this key reads the visits of one domain only, not of the one asked for")
 		}
 		q.Domain = only
 	}
 	if s.Visits == nil {
-		return nil, "", Errorf(EUNAVAILABLE, "visit analytics are not set up")
+		return Errorf(EUNAVAILABLE, "visit analytics are not set up")
 	}
-	return s.Visits.ListVisitLog(ctx, q)
+	return nil
 }

@@ -75,6 +75,13 @@ func (db *DB) CreateLink(ctx context.Context, l backend.Link) (backend.Link, boo
 	}
 }
 
+func (db *DB) FindByURL(ctx context.Context, domain string, urlHash []byte) ([]backend.Link, error) {
+	ctx, done := db.begin(ctx, "find_by_url")
+	rows, _ := db.pool.Query(ctx, `SELECT `+linkColumns+` FROM url_mappings WHERE url_hash = $1 AND domain = $2 ORDER BY created_at, id LIMIT 100`, urlHash, domain)
+	links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Link, error) { return scanLink(r) })
+	return links, done(err)
+}
+
 const findByCodeSQL = `SELECT ` + linkColumns + ` FROM url_mappings WHERE domain = $1 AND short_code = $2`
 
 func (db *DB) FindByCode(ctx context.Context, key string) (backend.Link, error) {
@@ -145,37 +152,19 @@ func (db *DB) ListLinks(ctx context.Context, q backend.ListQuery) ([]backend.Lin
 
 func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQuery, after *cursor) ([]backend.Link, string, error) {
 	ctx, done := db.begin(ctx, "list_links")
+	f := filterLinks(q)
 	order := `created_at DESC, id DESC`
-	if q.Order == backend.OrderMostVisited {
-		order = `access_count DESC, id DESC`
-	}
-	var afterTime *time.Time // one of the two keysets, by the order
-	var afterCount *int64
-	var afterID int64
 	switch {
 	case after == nil:
 	case q.Order == backend.OrderMostVisited:
-		afterCount, afterID = &after.count, after.id
+		f.where = append(f.where, "(access_count, id) < ("+f.arg(after.count)+", "+f.arg(after.id)+")")
 	default:
-		afterTime, afterID = &after.time, after.id
+		f.where = append(f.where, "(created_at, id) < ("+f.arg(after.time)+", "+f.arg(after.id)+")")
 	}
-	tags := q.Tags
-	if tags == nil {
-		tags = []string{}
+	if q.Order == backend.OrderMostVisited {
+		order = `access_count DESC, id DESC`
 	}
-	rows, err := pool.Query(ctx, `
-		SELECT `+linkColumns+` FROM url_mappings
-		WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2))
-		  AND ($3::bigint IS NULL OR (access_count, id) < ($3, $2))
-		  AND ($4 = '' OR original_url ILIKE '%' || $4 || '%' ESCAPE '\' OR title ILIKE '%' || $4 || '%' ESCAPE '\'
-		       OR short_code ILIKE '%' || $4 || '%' ESCAPE '\' OR array_to_string(tags, ',') ILIKE '%' || $4 || '%' ESCAPE '\')
-		  AND ($6::bigint IS NULL OR owner_key_id = $6)
-		  AND (cardinality($7::text[]) = 0 OR (CASE WHEN $8 THEN tags @> $7 ELSE tags && $7 END))
-		  AND ($9::timestamptz IS NULL OR created_at >= $9)
-		  AND ($10::timestamptz IS NULL OR created_at < $10)
-		  AND ($11::text IS NULL OR domain = $11)
-		ORDER BY `+order+`
-		LIMIT $5`, afterTime, afterID, afterCount, escapeLike(q.Search), q.Limit+1, q.Owner, tags, q.AllTags, q.CreatedAfter, q.CreatedBefore, q.Domain)
+	rows, err := pool.Query(ctx, `SELECT `+linkColumns+` FROM url_mappings`+f.sql()+` ORDER BY `+order+` LIMIT `+f.arg(q.Limit+1), f.args...)
 	if err != nil {
 		return nil, "", done(err)
 	}
@@ -190,6 +179,102 @@ func (db *DB) listLinks(ctx context.Context, pool *pgxpool.Pool, q backend.ListQ
 		next = encodeCursor(cursor{time: last.CreatedAt, count: last.AccessCount, id: last.ID}, q.Order)
 	}
 	return links, next, done(nil)
+}
+
+// pageOrders are the columns of each order of numbered pages.
+var pageOrders = map[backend.ListOrder]string{
+	backend.OrderNewest:      "created_at",
+	backend.OrderMostVisited: "access_count",
+	backend.OrderCode:        "short_code",
+	backend.OrderURL:         "original_url",
+	backend.OrderTitle:       "coalesce(title, '')",
+}
+
+func (db *DB) PageLinks(ctx context.Context, q backend.ListQuery) ([]backend.Link, int64, error) {
+	column, ok := pageOrders[q.Order]
+	if !ok || q.Page == nil {
+		return nil, 0, backend.Errorf(backend.EINVALID, "links cannot be ordered by %q", q.Order)
+	}
+	pool := db.pool
+	if db.replica != nil {
+		pool = db.replica
+	}
+	ctx, done := db.begin(ctx, "page_links")
+	dir := " DESC"
+	if q.Ascending {
+		dir = " ASC"
+	}
+	f := filterLinks(q)
+	var total int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM url_mappings`+f.sql(), f.args...).Scan(&total); err != nil {
+		return nil, 0, done(err)
+	}
+	rows, _ := pool.Query(ctx, `SELECT `+linkColumns+` FROM url_mappings`+f.sql()+` ORDER BY `+column+dir+`, id`+dir+
+		` LIMIT `+f.arg(q.Page.Size)+` OFFSET `+f.arg(q.Page.Offset()), f.args...)
+	links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.Link, error) { return scanLink(r) })
+	return links, total, done(err)
+}
+
+// filter builds a WHERE clause and its arguments.
+type filter struct {
+	where []string
+	args  []any
+}
+
+// arg adds an argument and names its placeholder.
+func (f *filter) arg(v any) string {
+	f.args = append(f.args, v)
+	return "$" + strconv.Itoa(len(f.args))
+}
+
+func (f *filter) sql() string {
+	if len(f.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(f.where, " AND ")
+}
+
+// filterLinks selects the links of q, in url_mappings.
+func filterLinks(q backend.ListQuery) *filter {
+	f := &filter{}
+	if q.Search != "" {
+		p := f.arg(escapeLike(q.Search))
+		f.where = append(f.where, `(original_url ILIKE '%' || `+p+` || '%' ESCAPE '\' OR title ILIKE '%' || `+p+` || '%' ESCAPE '\'
+			OR short_code ILIKE '%' || `+p+` || '%' ESCAPE '\' OR array_to_string(tags, ',') ILIKE '%' || `+p+` || '%' ESCAPE '\')`)
+	}
+	if q.Owner != nil {
+		f.where = append(f.where, "owner_key_id = "+f.arg(*q.Owner))
+	}
+	if len(q.Tags) > 0 {
+		op := "&&"
+		if q.AllTags {
+			op = "@>"
+		}
+		f.where = append(f.where, "tags "+op+" "+f.arg(q.Tags)+"::text[]")
+	}
+	if len(q.ExcludeTags) > 0 {
+		op := "&&"
+		if q.ExcludeAllTags {
+			op = "@>"
+		}
+		f.where = append(f.where, "NOT (tags "+op+" "+f.arg(q.ExcludeTags)+"::text[])")
+	}
+	if q.CreatedAfter != nil {
+		f.where = append(f.where, "created_at >= "+f.arg(*q.CreatedAfter))
+	}
+	if q.CreatedBefore != nil {
+		f.where = append(f.where, "created_at < "+f.arg(*q.CreatedBefore))
+	}
+	if q.Domain != nil {
+		f.where = append(f.where, "domain = "+f.arg(*q.Domain))
+	}
+	if q.ExcludeUsedUp {
+		f.where = append(f.where, "(max_visits IS NULL OR access_count < max_visits)")
+	}
+	if q.ExcludeExpired {
+		f.where = append(f.where, "(expires_at IS NULL OR expires_at > now())")
+	}
+	return f
 }
 
 func (db *DB) CrawlableCodes(ctx context.Context, domain string, limit int) ([]string, error) {

@@ -129,47 +129,15 @@ func (db *DB) DropVisitLog(ctx context.Context, before time.Time) (int, error) {
 // a link's visits by its (link_id, at, seq) index, however many it has.
 func (db *DB) ListVisitLog(ctx context.Context, q backend.VisitLogQuery) ([]backend.LoggedVisit, string, error) {
 	ctx, done := db.begin(ctx, "list_visit_log")
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	f := filterVisits(q)
 	if q.Cursor != "" {
 		at, seq, err := decodeVisitCursor(q.Cursor)
 		if err != nil {
 			return nil, "", done(err)
 		}
-		where = append(where, "(v.at, v.seq) < ("+arg(at)+", "+arg(seq)+")")
+		f.where = append(f.where, "(v.at, v.seq) < ("+f.arg(at)+", "+f.arg(seq)+")")
 	}
-	if q.LinkID != nil {
-		where = append(where, "v.link_id = "+arg(*q.LinkID))
-	}
-	if q.Tag != "" || q.Owner != nil || q.Domain != nil {
-		links := []string{}
-		if q.Tag != "" {
-			links = append(links, "m.tags @> ARRAY["+arg(q.Tag)+"::text]")
-		}
-		if q.Owner != nil {
-			links = append(links, "m.owner_key_id = "+arg(*q.Owner))
-		}
-		if q.Domain != nil {
-			links = append(links, "m.domain = "+arg(*q.Domain))
-		}
-		where = append(where, "v.link_id IN (SELECT m.id FROM url_mappings m WHERE "+strings.Join(links, " AND ")+")")
-	}
-	sql := `SELECT v.seq, v.link_id, v.code, v.at, v.referrer, v.browser, v.os, v.device, v.country, v.bot, coalesce(v.user_agent, '') FROM visit_log v`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += " ORDER BY v.at DESC, v.seq DESC LIMIT " + arg(q.Limit+1)
-	rows, _ := db.pool.Query(ctx, sql, args...)
-	visits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.LoggedVisit, error) {
-		var v backend.LoggedVisit
-		err := r.Scan(&v.Seq, &v.LinkID, &v.Code, &v.At, &v.Referrer, &v.Browser, &v.OS, &v.Device, &v.Country, &v.Bot, &v.UserAgent)
-		v.At = v.At.UTC()
-		return v, err
-	})
+	visits, err := db.visitRows(ctx, visitLogSelect+f.sql()+" ORDER BY v.at DESC, v.seq DESC LIMIT "+f.arg(q.Limit+1), f.args)
 	if err != nil {
 		return nil, "", done(err)
 	}
@@ -180,6 +148,60 @@ func (db *DB) ListVisitLog(ctx context.Context, q backend.VisitLogQuery) ([]back
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.At.UnixMicro(), 10) + "." + strconv.FormatInt(last.Seq, 10)))
 	}
 	return visits, next, done(nil)
+}
+
+func (db *DB) PageVisitLog(ctx context.Context, q backend.VisitLogQuery) ([]backend.LoggedVisit, int64, error) {
+	ctx, done := db.begin(ctx, "page_visit_log")
+	f := filterVisits(q)
+	var total int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM visit_log v`+f.sql(), f.args...).Scan(&total); err != nil {
+		return nil, 0, done(err)
+	}
+	visits, err := db.visitRows(ctx, visitLogSelect+f.sql()+" ORDER BY v.at DESC, v.seq DESC LIMIT "+f.arg(q.Page.Size)+" OFFSET "+f.arg(q.Page.Offset()), f.args)
+	return visits, total, done(err)
+}
+
+const visitLogSelect = `SELECT v.seq, v.link_id, v.code, v.at, v.referrer, v.browser, v.os, v.device, v.country, v.bot, coalesce(v.user_agent, '') FROM visit_log v`
+
+func (db *DB) visitRows(ctx context.Context, sql string, args []any) ([]backend.LoggedVisit, error) {
+	rows, _ := db.pool.Query(ctx, sql, args...)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (backend.LoggedVisit, error) {
+		var v backend.LoggedVisit
+		err := r.Scan(&v.Seq, &v.LinkID, &v.Code, &v.At, &v.Referrer, &v.Browser, &v.OS, &v.Device, &v.Country, &v.Bot, &v.UserAgent)
+		v.At = v.At.UTC()
+		return v, err
+	})
+}
+
+// filterVisits selects the logged visits of q, in visit_log v.
+func filterVisits(q backend.VisitLogQuery) *filter {
+	f := &filter{}
+	if q.LinkID != nil {
+		f.where = append(f.where, "v.link_id = "+f.arg(*q.LinkID))
+	}
+	if q.From != nil {
+		f.where = append(f.where, "v.at >= "+f.arg(*q.From))
+	}
+	if q.To != nil {
+		f.where = append(f.where, "v.at <= "+f.arg(*q.To))
+	}
+	if q.ExcludeBots {
+		f.where = append(f.where, "NOT v.bot")
+	}
+	if q.Tag != "" || q.Owner != nil || q.Domain != nil {
+		links := []string{}
+		if q.Tag != "" {
+			links = append(links, "m.tags @> ARRAY["+f.arg(q.Tag)+"::text]")
+		}
+		if q.Owner != nil {
+			links = append(links, "m.owner_key_id = "+f.arg(*q.Owner))
+		}
+		if q.Domain != nil {
+			links = append(links, "m.domain = "+f.arg(*q.Domain))
+		}
+		f.where = append(f.where, "v.link_id IN (SELECT m.id FROM url_mappings m WHERE "+strings.Join(links, " AND ")+")")
+	}
+	return f
 }
 
 func decodeVisitCursor(c string) (time.Time, int64, error) {
