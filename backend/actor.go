@@ -24,6 +24,7 @@ func ParseRole(s string) (Role, error) {
 // Actor is who makes a request: the key it came with, or nobody (KeyID 0).
 type Actor struct {
 	KeyID  int64
+	Name   string // its key's name
 	Role   Role
 	Domain *string // the one domain its key may manage (as stored); nil: every domain
 }

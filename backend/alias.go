@@ -10,7 +10,7 @@ import (
 var reserved = map[string]bool{
 	"api": true, "health": true, "metrics": true, "static": true, "admin": true, "login": true,
 	"logout": true, "openapi": true, "dashboard": true, "favicon": true, "robots": true, "qr": true,
-	"manage": true,
+	"manage": true, "rest": true, // Shlink's API
 }
 
 // ValidateAlias checks a custom code: 3 to 64 characters of the code alphabet, not reserved.

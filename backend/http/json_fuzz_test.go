@@ -15,7 +15,7 @@ import (
 )
 
 // acceptingLinks is the domain seen from the HTTP layer, answering every valid request.
-type acceptingLinks struct{}
+type acceptingLinks struct{ kurzhttp.Links } // methods the fuzzed handlers never call are left out
 
 func (acceptingLinks) Shorten(_ context.Context, req backend.CreateRequest) (backend.Link, bool, error) {
 	return backend.Link{Code: "aaaaaaa", URL: req.URL}, true, nil
@@ -53,7 +53,7 @@ func (acceptingLinks) VisitLog(context.Context, backend.Actor, backend.VisitLogQ
 func (acceptingLinks) Health(context.Context) error { return nil }
 func (acceptingLinks) Ready(context.Context) error  { return nil }
 
-type anyKey struct{}
+type anyKey struct{ kurzhttp.Keys } // the fuzzed handlers check keys only
 
 func (anyKey) Check(context.Context, string) (backend.Actor, error) {
 	return backend.Actor{KeyID: 1, Role: backend.RoleAdmin}, nil

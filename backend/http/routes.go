@@ -57,6 +57,8 @@ func (s *server) routes() *httprouter.Router {
 	r.Handler(http.MethodPost, "/", s.instrument("page", s.handleFormShorten()))
 	r.Handler(http.MethodGet, "/static/*file", s.instrument("static", s.handleStatic()))
 	r.Handler(http.MethodHead, "/static/*file", s.instrument("static", s.handleStatic()))
+	s.shlinkRoutes(r.Router)
+	s.yourlsRoutes(r.Router)
 	r.NotFound = s.handleCode()
 	s.routeList = append(s.routeList, "GET /{code}", "HEAD /{code}", "GET /{code}/qr", "HEAD /{code}/qr") // served by handleCode
 	r.MethodNotAllowed = s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,6 +28,15 @@ type Links interface {
 	Crawlable(ctx context.Context, domain string) ([]string, error)                                           // the codes crawlers may follow, for /robots.txt
 	Stats(ctx context.Context, actor backend.Actor, code string, q backend.StatsQuery) (backend.Stats, error) // code "": every link
 	VisitLog(ctx context.Context, actor backend.Actor, q backend.VisitLogQuery) ([]backend.LoggedVisit, string, error)
+	// What Shlink's API needs besides: numbered pages, visit summaries, tags.
+	Page(ctx context.Context, actor backend.Actor, q backend.ListQuery) ([]backend.Link, int64, error)
+	VisitPage(ctx context.Context, actor backend.Actor, q backend.VisitLogQuery) ([]backend.LoggedVisit, int64, error)
+	Summaries(ctx context.Context, links []backend.Link) (map[string]backend.VisitSummary, error)
+	VisitTotals(ctx context.Context, actor backend.Actor) (backend.VisitSummary, error)
+	DeleteVisits(ctx context.Context, actor backend.Actor, code string) (int64, error)
+	Tags(ctx context.Context, actor backend.Actor) ([]backend.TagStat, error)
+	RenameTag(ctx context.Context, actor backend.Actor, from, to string) error
+	DeleteTags(ctx context.Context, actor backend.Actor, tags []string) error
 	Health(ctx context.Context) error
 	Ready(ctx context.Context) error
 }
@@ -34,6 +44,8 @@ type Links interface {
 // Keys checks API keys and says whose they are.
 type Keys interface {
 	Check(ctx context.Context, key string) (backend.Actor, error)
+	// CheckSignature checks YOURLS's timestamp signature (backend.KeyRing.CheckSignature).
+	CheckSignature(ctx context.Context, timestamp, hashName, signature string, now time.Time) (backend.Actor, error)
 }
 
 // Config holds the HTTP settings.
@@ -49,6 +61,8 @@ type Config struct {
 	Draining     func() bool   // true once the replica is stopping: /health/ready answers 503
 	Visits       VisitRecorder // where GET redirects are recorded for analytics; nil: off
 	Status       StatusReader  // the operator's status; nil: none
+	// YOURLSPasswords lets YOURLS's username and password (a key's name and the key) in.
+	YOURLSPasswords bool
 }
 
 // VisitRecorder takes the raw visits the backend redirects.
@@ -58,6 +72,7 @@ type VisitRecorder interface {
 
 type server struct {
 	routeList []string
+	compat    []string // the routes of Shlink's and YOURLS's APIs
 	links     Links
 	keys      Keys
 	logger    *slog.Logger
@@ -69,10 +84,14 @@ type server struct {
 type Server struct {
 	http.Handler
 	routes []string
+	compat []string
 }
 
-// Routes lists every route as "METHOD /path/{param}".
+// Routes lists every route of kurz's own API as "METHOD /path/{param}".
 func (s *Server) Routes() []string { return s.routes }
+
+// CompatRoutes lists the routes of the other shorteners' APIs kurz speaks (Shlink's, YOURLS's).
+func (s *Server) CompatRoutes() []string { return s.compat }
 
 // NewServer returns the public handler; its metrics go to reg.
 func NewServer(logger *slog.Logger, links Links, keys Keys, cfg Config, reg prometheus.Registerer) (*Server, error) {
@@ -88,5 +107,5 @@ func NewServer(logger *slog.Logger, links Links, keys Keys, cfg Config, reg prom
 	}
 	s := &server{links: links, keys: keys, logger: logger, cfg: cfg, metrics: m}
 	h := s.cors(s.routes())
-	return &Server{Handler: h, routes: s.routeList}, nil
+	return &Server{Handler: h, routes: s.routeList, compat: s.compat}, nil
 }

@@ -14,16 +14,17 @@ func GeoIPDB(tb testing.TB) string {
 	out, err := exec.Command(filepath.Join(Root(), "scripts", "geoip-test-db.sh")).Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
-			err = &geoError{err, string(ee.Stderr)}
+			err = &scriptError{err, string(ee.Stderr)}
 		}
 	}
 	Need(tb, "a country database from npm (scripts/geoip-test-db.sh)", err)
 	return strings.TrimSpace(string(out))
 }
 
-type geoError struct {
+// scriptError is a script's failure with what it wrote on standard error.
+type scriptError struct {
 	err    error
 	stderr string
 }
 
-func (e *geoError) Error() string { return e.err.Error() + ": " + e.stderr }
+func (e *scriptError) Error() string { return e.err.Error() + ": " + e.stderr }

@@ -17,67 +17,69 @@ import (
 
 // config is every setting, read from the environment.
 type config struct {
-	ListenAddr    string
-	MetricsAddr   string
-	DatabaseURL   string
-	ReplicaURL    string // DATABASE_REPLICA_URL: reads that may lag; empty: none
-	RedisURL      string
-	Sentinel      redis.Sentinel // KURZ_REDIS_SENTINELS: the master comes from Sentinel
-	PublicURL     string
-	CodeSecret    string
-	MaxURLLength  int
-	MaxBodyBytes  int64
-	RedirectCode  int
-	CacheControl  string
-	FlushInterval time.Duration
-	PGTimeout     time.Duration
-	RedisTimeout  time.Duration
-	StartTimeout  time.Duration
-	Drain         time.Duration // after SIGTERM: not ready, still serving, for this long
-	KeyCacheTTL   time.Duration // how long a checked key is remembered: the revocation bound
-	LogLevel      string
-	RequireAPIKey bool          // POST /api/shorten needs a key too
-	CORSOrigins   []string      // origins whose pages may call the API from a browser
-	Blocklist     string        // a file of blocked domains, read again when it changes
-	Analytics     bool          // record and fold visit analytics
-	FullReferrer  bool          // keep referrers' URLs, not only their hosts
-	GeoIPDB       string        // a MaxMind-format country database; empty: countries unknown
-	Retention     time.Duration // how long visit roll-ups are kept; 0: until deleted
-	VisitLog      backend.VisitLogSettings
-	DomainNames   []string        // KURZ_DOMAINS as given
-	Domains       backend.Domains // the default (PublicURL's host) first
-	OwnURLs       []string        // the public URL on every domain: links to them are refused
+	ListenAddr      string
+	MetricsAddr     string
+	DatabaseURL     string
+	ReplicaURL      string // DATABASE_REPLICA_URL: reads that may lag; empty: none
+	RedisURL        string
+	Sentinel        redis.Sentinel // KURZ_REDIS_SENTINELS: the master comes from Sentinel
+	PublicURL       string
+	CodeSecret      string
+	MaxURLLength    int
+	MaxBodyBytes    int64
+	RedirectCode    int
+	CacheControl    string
+	FlushInterval   time.Duration
+	PGTimeout       time.Duration
+	RedisTimeout    time.Duration
+	StartTimeout    time.Duration
+	Drain           time.Duration // after SIGTERM: not ready, still serving, for this long
+	KeyCacheTTL     time.Duration // how long a checked key is remembered: the revocation bound
+	LogLevel        string
+	RequireAPIKey   bool          // POST /api/shorten needs a key too
+	YOURLSPasswords bool          // YOURLS's username and password are accepted
+	CORSOrigins     []string      // origins whose pages may call the API from a browser
+	Blocklist       string        // a file of blocked domains, read again when it changes
+	Analytics       bool          // record and fold visit analytics
+	FullReferrer    bool          // keep referrers' URLs, not only their hosts
+	GeoIPDB         string        // a MaxMind-format country database; empty: countries unknown
+	Retention       time.Duration // how long visit roll-ups are kept; 0: until deleted
+	VisitLog        backend.VisitLogSettings
+	DomainNames     []string        // KURZ_DOMAINS as given
+	Domains         backend.Domains // the default (PublicURL's host) first
+	OwnURLs         []string        // the public URL on every domain: links to them are refused
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	e := envReader{getenv: getenv}
 	c := config{
-		ListenAddr:    e.str("KURZ_LISTEN_ADDR"),
-		MetricsAddr:   e.str("KURZ_METRICS_ADDR"),
-		DatabaseURL:   e.str("DATABASE_URL"),
-		ReplicaURL:    e.str("DATABASE_REPLICA_URL"),
-		RedisURL:      e.str("REDIS_URL"),
-		PublicURL:     strings.TrimRight(e.str("KURZ_PUBLIC_URL"), "/"),
-		DomainNames:   e.list("KURZ_DOMAINS"),
-		CodeSecret:    e.str("KURZ_CODE_SECRET"),
-		MaxURLLength:  e.int("KURZ_MAX_URL_LENGTH"),
-		MaxBodyBytes:  int64(e.int("KURZ_MAX_BODY_BYTES")),
-		RedirectCode:  e.int("KURZ_REDIRECT_STATUS"),
-		CacheControl:  e.str("KURZ_CACHE_CONTROL"),
-		FlushInterval: e.duration("KURZ_HIT_FLUSH_INTERVAL"),
-		PGTimeout:     e.duration("KURZ_POSTGRES_TIMEOUT"),
-		RedisTimeout:  e.duration("KURZ_REDIS_TIMEOUT"),
-		StartTimeout:  e.duration("KURZ_START_TIMEOUT"),
-		Drain:         e.duration("KURZ_SHUTDOWN_DRAIN"),
-		KeyCacheTTL:   e.duration("KURZ_KEY_CACHE_TTL"),
-		LogLevel:      e.str("KURZ_LOG_LEVEL"),
-		RequireAPIKey: e.bool("KURZ_REQUIRE_API_KEY"),
-		CORSOrigins:   e.list("KURZ_CORS_ORIGINS"),
-		Blocklist:     e.str("KURZ_BLOCKLIST"),
-		Analytics:     e.bool("KURZ_ANALYTICS"),
-		FullReferrer:  e.bool("KURZ_ANALYTICS_FULL_REFERRER"),
-		GeoIPDB:       e.str("KURZ_GEOIP_DB"),
-		Retention:     e.duration("KURZ_ANALYTICS_RETENTION"),
+		ListenAddr:      e.str("KURZ_LISTEN_ADDR"),
+		MetricsAddr:     e.str("KURZ_METRICS_ADDR"),
+		DatabaseURL:     e.str("DATABASE_URL"),
+		ReplicaURL:      e.str("DATABASE_REPLICA_URL"),
+		RedisURL:        e.str("REDIS_URL"),
+		PublicURL:       strings.TrimRight(e.str("KURZ_PUBLIC_URL"), "/"),
+		DomainNames:     e.list("KURZ_DOMAINS"),
+		CodeSecret:      e.str("KURZ_CODE_SECRET"),
+		MaxURLLength:    e.int("KURZ_MAX_URL_LENGTH"),
+		MaxBodyBytes:    int64(e.int("KURZ_MAX_BODY_BYTES")),
+		RedirectCode:    e.int("KURZ_REDIRECT_STATUS"),
+		CacheControl:    e.str("KURZ_CACHE_CONTROL"),
+		FlushInterval:   e.duration("KURZ_HIT_FLUSH_INTERVAL"),
+		PGTimeout:       e.duration("KURZ_POSTGRES_TIMEOUT"),
+		RedisTimeout:    e.duration("KURZ_REDIS_TIMEOUT"),
+		StartTimeout:    e.duration("KURZ_START_TIMEOUT"),
+		Drain:           e.duration("KURZ_SHUTDOWN_DRAIN"),
+		KeyCacheTTL:     e.duration("KURZ_KEY_CACHE_TTL"),
+		LogLevel:        e.str("KURZ_LOG_LEVEL"),
+		RequireAPIKey:   e.bool("KURZ_REQUIRE_API_KEY"),
+		YOURLSPasswords: e.bool("KURZ_YOURLS_PASSWORDS"),
+		CORSOrigins:     e.list("KURZ_CORS_ORIGINS"),
+		Blocklist:       e.str("KURZ_BLOCKLIST"),
+		Analytics:       e.bool("KURZ_ANALYTICS"),
+		FullReferrer:    e.bool("KURZ_ANALYTICS_FULL_REFERRER"),
+		GeoIPDB:         e.str("KURZ_GEOIP_DB"),
+		Retention:       e.duration("KURZ_ANALYTICS_RETENTION"),
 		VisitLog: backend.VisitLogSettings{
 			Retention: e.duration("KURZ_VISIT_LOG_RETENTION"), FullUserAgent: e.bool("KURZ_VISIT_LOG_FULL_UA"),
 		},

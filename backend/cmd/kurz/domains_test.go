@@ -362,4 +362,3 @@ func TestDomainRedirects(t *testing.T) {
 		}
 	})
 }
-

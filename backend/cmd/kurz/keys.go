@@ -19,6 +19,8 @@ const keysUsage = `usage:
                                  author (the default): only the links made with it;
                                  admin: every link; --domain: only that short
                                  domain's (one of KURZ_DOMAINS)
+  kurz keys signature ID|NAME    print a key's signature token, for YOURLS's
+                                 timestamp signatures (needs KURZ_CODE_SECRET)
   kurz keys list                 list keys (names and roles, not secrets)
   kurz keys revoke ID|NAME       revoke a key (replicas notice within 10 s)`
 
@@ -76,6 +78,25 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "%s\n# %s key %d %q%s created; store it now, it is not shown again\n", key, k.Role, k.ID, k.Name, limited)
 		return nil
+	case "signature":
+		if len(args) != 2 {
+			return fmt.Errorf("keys signature needs NAME or ID\n%s", keysUsage)
+		}
+		ring := backend.NewKeyRing(db, 0)
+		if ring.SignatureSecret = backend.SignatureSecret(getenv("KURZ_CODE_SECRET")); ring.SignatureSecret == nil {
+			return fmt.Errorf("keys signature needs KURZ_CODE_SECRET, the backends' code secret")
+		}
+		keys, err := db.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.RevokedAt == nil && (k.Name == args[1] || fmt.Sprint(k.ID) == args[1]) {
+				fmt.Fprintf(stdout, "%s\n# signature token of key %d %q: YOURLS's timestamp=T&signature=md5(T . token)\n", ring.SignatureToken(k.ID), k.ID, k.Name)
+				return nil
+			}
+		}
+		return fmt.Errorf("keys signature: no active key is named or numbered %q", args[1])
 	case "list":
 		keys, err := db.ListKeys(ctx)
 		if err != nil {

@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	links.Visits = db
 	keys := backend.NewKeyRing(db, cfg.KeyCacheTTL)
 	keys.Domains = cfg.Domains
+	keys.SignatureSecret = backend.SignatureSecret(cfg.CodeSecret)
 	var visits kurzhttp.VisitRecorder
 	var analytics []func(context.Context)
 	if cfg.Analytics {
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler, err := kurzhttp.NewServer(logger, links, keys, kurzhttp.Config{
 		PublicURL: cfg.PublicURL, Domains: cfg.Domains, Redirects: redirector, MaxBodyBytes: cfg.MaxBodyBytes,
 		RedirectCode: cfg.RedirectCode, CacheControl: cfg.CacheControl, OpenKeyless: !cfg.RequireAPIKey,
-		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits,
+		CORSOrigins: cfg.CORSOrigins, Draining: draining.Load, Visits: visits, YOURLSPasswords: cfg.YOURLSPasswords,
 		Status: backend.NewMonitor(backend.StatusSources{Edges: cache, Visits: cache, Outbox: db, Store: db, Cache: cache}),
 	}, reg)
 	if err != nil {

@@ -34,6 +34,7 @@ var settings = []setting{
 	{"KURZ_MAX_URL_LENGTH", "2048", fmt.Sprintf("the longest target accepted, in bytes; refused above %d, the longest the edge serves", link.MaxTargetBytes)},
 	{"KURZ_MAX_BODY_BYTES", "8192", "the largest request body accepted, in bytes"},
 	{"KURZ_REQUIRE_API_KEY", "false", "true: creating a link needs a key too (otherwise anonymous creates are allowed)"},
+	{"KURZ_YOURLS_PASSWORDS", "false", "true: YOURLS's API also takes username and password (a key's name and the key itself), as old YOURLS clients send them; otherwise only signatures"},
 	{"KURZ_CORS_ORIGINS", "", "comma-separated origins whose pages may call the API from a browser, such as https://app.example.com; refused with a path or another scheme"},
 	{"KURZ_BLOCKLIST", "", "a file of blocked domains, one a line, read again when it changes; links to them are refused and existing ones stop redirecting"},
 	{"KURZ_KEY_CACHE_TTL", "10s", "how long a checked API key is remembered: the bound on how long a revoked key still works"},
