@@ -13,14 +13,7 @@ import (
 // env added, and returns its output; a failing script fails tb.
 func NodeScript(tb testing.TB, script string, env ...string) string {
 	tb.Helper()
-	_, err := exec.LookPath("node")
-	Need(tb, "Node.js (apt-get install nodejs npm)", err)
-	out, err := exec.Command(filepath.Join(Root(), "scripts", "npm-test-clients.sh")).Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		err = &scriptError{err, string(ee.Stderr)}
-	}
-	Need(tb, "the clients from npm (scripts/npm-test-clients.sh)", err)
-	dir := strings.TrimSpace(string(out))
+	dir := NodeClients(tb)
 	src, err := os.ReadFile(script)
 	if err != nil {
 		tb.Fatal(err)
@@ -38,4 +31,18 @@ func NodeScript(tb testing.TB, script string, env ...string) string {
 		tb.Fatalf("node %s: %v\n%s", filepath.Base(script), err, got)
 	}
 	return string(got)
+}
+
+// NodeClients is the folder scripts/npm-test-clients.sh installs the clients
+// into (node_modules, and dist/ with the web component bundled for browsers).
+func NodeClients(tb testing.TB) string {
+	tb.Helper()
+	_, err := exec.LookPath("node")
+	Need(tb, "Node.js (apt-get install nodejs npm)", err)
+	out, err := exec.Command(filepath.Join(Root(), "scripts", "npm-test-clients.sh")).Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		err = &scriptError{err, string(ee.Stderr)}
+	}
+	Need(tb, "the clients from npm (scripts/npm-test-clients.sh)", err)
+	return strings.TrimSpace(string(out))
 }
