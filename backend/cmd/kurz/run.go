@@ -35,13 +35,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return healthcheck(ctx, getenv)
 		case "keys":
 			return runKeys(ctx, args[2:], getenv, stdout)
+		case "import":
+			return runImport(ctx, args[2:], getenv, stdout)
 		case "plugin-source": // for Traefik's init container on Kubernetes: the image has no cp
 			if len(args) != 3 {
 				return fmt.Errorf("usage: kurz plugin-source DIR (Traefik's plugins-local/src/github.com/kurzlink/kurz)")
 			}
 			return kurz.WritePluginSource(args[2])
 		default:
-			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\", \"healthcheck\", \"plugin-source\" or \"--help\"", args[1])
+			return fmt.Errorf("unknown command %q: run without arguments to serve, or use \"keys\", \"import\", \"healthcheck\", \"plugin-source\" or \"--help\"", args[1])
 		}
 	}
 	cfg, err := loadConfig(getenv)

@@ -70,6 +70,7 @@ func writeHelp(w io.Writer) error {
 Usage:
   kurz                  serve, configured by the environment below
   kurz keys ...         manage API keys (kurz keys help)
+  kurz import S FILE    import another shortener's export (kurz import help)
   kurz healthcheck      ask this container's server whether it is ready
   kurz plugin-source D  write the edge plugin's source into D
   kurz --help           this text
