@@ -43,8 +43,8 @@ func TestImport(t *testing.T) {
 	huge := "https://example.com/" + strings.Repeat("a", 10<<20) // one 10 MB line
 	for _, tc := range []struct {
 		source, export string
-		summary        string   // the first line kurz import prints
-		skipped        []string // reasons, each on a line of the summary
+		summary        string            // the first line kurz import prints
+		skipped        []string          // reasons, each on a line of the summary
 		want           map[string]string // key → target of links that redirect afterwards
 	}{
 		{
