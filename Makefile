@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run run-ha keys test test-go test-yaegi test-deploy compose-test k8s docs bench fuzz soak deps deps-test traefik build clean
+.PHONY: run run-ha keys import test test-go test-yaegi test-deploy compose-test k8s docs bench fuzz soak deps deps-test traefik build clean
 
 ## run: install Redis/PostgreSQL if missing, build, start Redis, Postgres, 3 backends and Traefik (Ctrl-C stops)
 run: deps traefik build
@@ -50,6 +50,13 @@ fuzz:
 KURZ_POSTGRES_PORT ?= 15432
 keys: build
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:$(KURZ_POSTGRES_PORT)/kurz?sslmode=disable} ./bin/kurz keys $(ARGS)
+
+## import: import another shortener's export into make run's stack, e.g. make import ARGS="shlink export.json" (docs/importing.md)
+KURZ_REDIS_PORT ?= 16379
+import: build
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:$(KURZ_POSTGRES_PORT)/kurz?sslmode=disable} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:$(KURZ_REDIS_PORT)/0} KURZ_CODE_SECRET=$${KURZ_CODE_SECRET:-$$(cat .state/code-secret)} \
+	KURZ_PUBLIC_URL=$${KURZ_PUBLIC_URL:-http://127.0.0.1:8000} KURZ_DOMAINS=$${KURZ_DOMAINS:-127.0.0.1,localhost} ./bin/kurz import $(ARGS)
 
 ## soak: 30 minutes of mixed traffic with a fault every 1-3 minutes, as root (SOAK=30m; SOAK=3m for the short run)
 SOAK ?= 30m
