@@ -73,11 +73,16 @@ func (s *server) withKey(next http.Handler, required bool) http.Handler {
 			s.error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
+		next.ServeHTTP(w, withActor(r, actor))
 	})
 }
 
 type actorKey struct{}
+
+// withActor is r sent by actor (actorOf).
+func withActor(r *http.Request, actor backend.Actor) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), actorKey{}, actor))
+}
 
 // actorOf is who sent r: the key's actor, or backend.Anonymous.
 func actorOf(r *http.Request) backend.Actor {

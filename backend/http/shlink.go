@@ -111,7 +111,7 @@ func (s *server) shlinkKey(next http.Handler) http.Handler {
 			s.shlinkError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
+		next.ServeHTTP(w, withActor(r, actor))
 	})
 }
 

@@ -245,19 +245,18 @@ func filterLinks(q backend.ListQuery) *filter {
 	if q.Owner != nil {
 		f.where = append(f.where, "owner_key_id = "+f.arg(*q.Owner))
 	}
-	if len(q.Tags) > 0 {
-		op := "&&"
-		if q.AllTags {
-			op = "@>"
+	// tagged is true for links with every one of tags (all), or any of them.
+	tagged := func(tags []string, all bool) string {
+		if all {
+			return "tags @> " + f.arg(tags) + "::text[]"
 		}
-		f.where = append(f.where, "tags "+op+" "+f.arg(q.Tags)+"::text[]")
+		return "tags && " + f.arg(tags) + "::text[]"
+	}
+	if len(q.Tags) > 0 {
+		f.where = append(f.where, tagged(q.Tags, q.AllTags))
 	}
 	if len(q.ExcludeTags) > 0 {
-		op := "&&"
-		if q.ExcludeAllTags {
-			op = "@>"
-		}
-		f.where = append(f.where, "NOT (tags "+op+" "+f.arg(q.ExcludeTags)+"::text[])")
+		f.where = append(f.where, "NOT ("+tagged(q.ExcludeTags, q.ExcludeAllTags)+")")
 	}
 	if q.CreatedAfter != nil {
 		f.where = append(f.where, "created_at >= "+f.arg(*q.CreatedAfter))

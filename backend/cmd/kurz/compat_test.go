@@ -205,6 +205,13 @@ func TestYOURLSAPI(t *testing.T) {
 			t.Errorf("the same URL again = %d %q, want 200 %q", status, again, short)
 		}
 	})
+	t.Run("OKExtensionFormSimple", func(t *testing.T) { // the Firefox add-on: a form post, the body matched by ^\s*(\S+)\s*$
+		form := url.Values{"action": {"shorturl"}, "format": {"simple"}, "url": {"https://example.com/addon"}, "signature": {key}, "keyword": {"addon-kw"}}
+		res := testenv.Do(t, "POST", b.URL+"/yourls-api.php", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+		if got, want := string(res.Raw), "http://kurz.test/addon-kw"; res.Status != 200 || got != want {
+			t.Errorf("shorturl = %d %q, want 200 %q", res.Status, got, want)
+		}
+	})
 	t.Run("OKJSONWithKeywordAndTitle", func(t *testing.T) {
 		res := testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"shorturl"}, "url": {"https://example.com/kw"},
 			"keyword": {"my-kw"}, "title": {"A title"}, "format": {"json"}}.Encode(), "")
@@ -268,11 +275,11 @@ func TestYOURLSAPI(t *testing.T) {
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"stats"}, "filter": {"last"}, "limit": {"1"}, "format": {"json"}}.Encode(), "")
 		links, _ := res.Body["links"].(map[string]any)
 		stats, _ := res.Body["stats"].(map[string]any)
-		if res.Status != 200 || len(links) != 1 || stats["total_links"] != 2.0 || stats["total_clicks"] != 0.0 {
+		if res.Status != 200 || len(links) != 1 || stats["total_links"] != 3.0 || stats["total_clicks"] != 0.0 {
 			t.Errorf("stats = %d %s", res.Status, res.Raw)
 		}
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"db-stats"}, "format": {"json"}}.Encode(), "")
-		if s, _ := res.Body["db-stats"].(map[string]any); res.Status != 200 || s["total_links"] != 2.0 {
+		if s, _ := res.Body["db-stats"].(map[string]any); res.Status != 200 || s["total_links"] != 3.0 {
 			t.Errorf("db-stats = %d %s", res.Status, res.Raw)
 		}
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"expand"}, "shorturl": {"gone-kw"}, "format": {"json"}}.Encode(), "")
