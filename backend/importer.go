@@ -132,6 +132,12 @@ func (im *Importer) Run(ctx context.Context, source string, records iter.Seq[Imp
 			return sum, err
 		}
 	}
+	if sum.Imported > 0 && im.Cache != nil {
+		// An edge refreshes its view of the code space within this, or stops
+		// answering unknown codes itself: no imported code is 404 at the edge
+		// once the import says it is done (as a create waits, Shortener.insert).
+		time.Sleep(link.IssuedFreshFor)
+	}
 	return sum, nil
 }
 

@@ -58,9 +58,9 @@ func TestImportKilledAndResumed(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, func() error {
-		if got := queryInt(t, s, `SELECT count(*) FROM url_mappings WHERE import_source = 'csv'`); got < n/5 {
-			return fmt.Errorf("%d imported so far", got)
+	eventually(t, 10*time.Minute, func() error { // a busy machine imports slower: the kill only has to come after a commit
+		if got := queryInt(t, s, `SELECT count(*) FROM url_mappings WHERE import_source = 'csv'`); got == 0 {
+			return fmt.Errorf("nothing imported yet")
 		}
 		return nil
 	})
