@@ -348,7 +348,6 @@ func (s *server) shlinkHealth() http.HandlerFunc {
 			s.logger.Warn("health check failed", "err", err)
 			status, code = "fail", http.StatusServiceUnavailable
 		}
-		w.Header().Set("X-Kurz-Version", "kurz")
 		s.respondAs(w, code, "application/health+json", map[string]any{"status": status, "version": ShlinkVersion,
 			"links": map[string]string{"about": "https://shlink.io", "project": "https://github.com/shlinkio/shlink"}})
 	}
