@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/kurzlink/kurz/internal/stack"
 )
@@ -16,6 +19,7 @@ type bench struct {
 	settings
 	stack    *stack.Stack
 	ceiling  *stack.Traefik    // the plugin's route answered by redirectRegex, configured as the edge's Traefik (no metrics, as shipped)
+	floors   *stack.Traefik    // the floor plugins, in the same build
 	metered  [2]*stack.Traefik // the ceiling with entrypoint metrics, and with router and service labels too: what they cost
 	replica  *stack.Redis      // of the stack's Redis, for the failover
 	sentinel *stack.Sentinel   // watching the stack's Redis as "kurz"
@@ -32,7 +36,7 @@ func startBench(set settings) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 18)
+	ports := make([]int, 20)
 	for i := range ports {
 		if ports[i], err = stack.FreePort(); err != nil {
 			return nil, err
@@ -75,6 +79,22 @@ func startBench(set settings) (*bench, error) {
 			return nil, fmt.Errorf("starting the ceiling Traefik with %s metrics: %w", mode, err)
 		}
 	}
+	// The floors, the least an interpreted plugin does (cmd/kurz-bench/floor),
+	// in a Traefik of the same build of their own: the edge's Traefik's memory stays the plugin's.
+	b.floors = &stack.Traefik{
+		Bin: filepath.Join(set.root, "bin", "traefik"), Root: set.root, Dir: filepath.Join(state, "traefik-floors"),
+		HTTPPort: ports[18], APIPort: ports[19], Ready: "bench-floor-redis@file",
+		Files: []string{filepath.Join(set.root, "traefik", "bench", "floors.yml")},
+		Env:   []string{"KURZ_REDIS_ADDR=" + b.stack.Redis.Addr()},
+		ExtraPlugins: map[string]string{
+			"github.com/kurzlink/floormap":   filepath.Join(set.root, "cmd", "kurz-bench", "floor", "floormap"),
+			"github.com/kurzlink/floorredis": filepath.Join(set.root, "cmd", "kurz-bench", "floor", "floorredis"),
+		},
+	}
+	if err := b.floors.Start(); err != nil {
+		b.stop()
+		return nil, fmt.Errorf("starting the floors' Traefik: %w", err)
+	}
 	b.replica = &stack.Redis{Port: ports[13], Dir: filepath.Join(state, "redis-replica"), ReplicaOf: b.stack.Redis}
 	b.sentinel = &stack.Sentinel{Port: ports[12], Dir: filepath.Join(state, "sentinel"), Master: b.stack.Redis, MasterName: "kurz", Quorum: 1}
 	for _, start := range []func() error{func() error { return os.MkdirAll(b.replica.Dir, 0o755) }, b.replica.Start, b.sentinel.Start} {
@@ -88,8 +108,10 @@ func startBench(set settings) (*bench, error) {
 }
 
 func (b *bench) stop() {
-	if b.ceiling != nil {
-		b.ceiling.Stop()
+	for _, t := range []*stack.Traefik{b.ceiling, b.floors} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	for _, t := range b.metered {
 		if t != nil {
@@ -114,5 +136,49 @@ func (b *bench) seed(ctx context.Context) error {
 		return fmt.Errorf("seeding: %w", err)
 	}
 	b.codes = codes
-	return nil
+	return b.routeFloorMap(ctx)
+}
+
+// routeFloorMap gives the map floor the seeded links (a file of "code URL"
+// lines) and routes floor-map.bench to it, once Traefik has loaded it.
+func (b *bench) routeFloorMap(ctx context.Context) error {
+	var m strings.Builder
+	for i, code := range b.codes {
+		fmt.Fprintf(&m, "%s %s\n", code, seedURL(i))
+	}
+	mapFile := filepath.Join(b.state, "floor-map.txt")
+	if err := os.WriteFile(mapFile, []byte(m.String()), 0o644); err != nil {
+		return err
+	}
+	route := fmt.Sprintf(`http:
+  routers:
+    bench-floor-map:
+      rule: "Host(%[1]sfloor-map.bench%[1]s) && (Method(%[1]sGET%[1]s) || Method(%[1]sHEAD%[1]s)) && PathRegexp(%[1]s^/[A-Za-z0-9_-]{7}$%[1]s)"
+      priority: 1000
+      middlewares: [bench-floor-map]
+      service: bench-unused@file
+  middlewares:
+    bench-floor-map:
+      plugin:
+        floormap:
+          mapFile: %[2]q
+`, "`", mapFile)
+	if err := os.WriteFile(filepath.Join(b.floors.Dir, "dynamic", "bench-floor-map.yml"), []byte(route), 0o644); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := client.Get(b.floors.APIURL() + "/api/http/routers/bench-floor-map@file")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("traefik did not load the map floor's route (%v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -92,6 +92,18 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 	ceiling, edgeHot := pair[0], pair[1]
 	ceilingRSS := rssMB(b.ceiling.Pid())
 	edgeHotRSS := rssMB(b.stack.Traefik.Pid()) // after the same load as the ceiling's: the plugin's share
+	step("floor map ↔ edge hot")
+	pair, err = b.interleaved(ctx, load{url: b.floors.URL() + hot, host: "floor-map.bench"}, hotLoad)
+	if err != nil {
+		return nil, err
+	}
+	floorMap, edgeHotFloored := pair[0], pair[1]
+	step("floor redis ↔ edge redis")
+	pair, err = b.interleaved(ctx, load{url: b.floors.URL(), host: "floor-redis.bench", arg: uniform}, redisLoad)
+	if err != nil {
+		return nil, err
+	}
+	floorRedis, edgeRedisFloored := pair[0], pair[1]
 	step("edge redis ↔ proxied")
 	pair, err = b.interleaved(ctx, redisLoad, proxiedLoad)
 	if err != nil {
@@ -179,6 +191,10 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 	res.Scenarios = []scenario{
 		fromWrk("Ceiling (redirectRegex; no plugin, no metrics, no access log: the bare Traefik, as shipped)", ceiling, ""),
 		fromWrk("Edge, hot (plugin hot cache), shipped defaults", edgeHot, ""),
+		fromWrk("Floor, map: the least an interpreted plugin does to redirect (a map and a 301; same build, not shipped)", floorMap, ""),
+		fromWrk("Edge, hot, beside the map floor", edgeHotFloored, ""),
+		fromWrk("Floor, Redis: one pipelined GET per request on a shared connection (same build, not shipped)", floorRedis, ""),
+		fromWrk("Edge, Redis (hot cache off), beside the Redis floor", edgeRedisFloored, ""),
 		fromWrk("Edge, Redis (hot cache off)", edgeRedis, ""),
 		fromWrk("Proxied (backend, Redis hit)", proxied, ""),
 		fromWrk("Edge, Redis, second pair (hot cache off)", edgeRedis2, ""),
@@ -204,6 +220,9 @@ func (b *bench) measure(ctx context.Context, log io.Writer) (*results, error) {
 		with(check("Edge, hot, shipped defaults ≥ 0.85 × bare ceiling (req/s)", ratio(edgeHot.rps(), ceiling.rps()), 0.85, true), of(edgeHot, ceiling)),
 		with(check("Edge, hot ≥ 0.90 × ceiling with the same observability (req/s; both without metrics, as shipped; visit analytics on)", ratio(edgeHot.rps(), ceiling.rps()), 0.90, true), of(edgeHot, ceiling)),
 		check("Edge, hot p99 ≤ 1.5 × ceiling p99", ratio(float64(edgeHot.P99US), float64(ceiling.P99US)), 1.5, false),
+		with(check("Edge, hot ≥ 0.95 × the map floor (req/s)", ratio(edgeHotFloored.rps(), floorMap.rps()), 0.95, true), of(edgeHotFloored, floorMap)),
+		with(check("Edge, Redis ≥ 0.90 × the Redis floor (req/s)", ratio(edgeRedisFloored.rps(), floorRedis.rps()), 0.90, true), of(edgeRedisFloored, floorRedis)),
+		with(check("Edge, Redis ≥ 1.8 × proxied (req/s)", ratio(edgeRedis.rps(), proxied.rps()), 1.8, true), of(edgeRedis, proxied)),
 		with(check("Edge, Redis ≥ 0.60 × ceiling (req/s)", ratio(edgeRedis.rps(), ceiling.rps()), 0.60, true), of(edgeRedis, ceiling)),
 		with(check("Edge, Redis through Sentinel ≥ 0.90 × Edge, Redis (req/s, within noise)", ratio(edgeSentinel.rps(), edgeRedis2.rps()), 0.90, true), of(edgeSentinel, edgeRedis2)),
 		with(check("Realistic mix ≥ 0.80 × ceiling (req/s, same paths)", ratio(mixed.rps(), ceilingMix.rps()), 0.80, true), of(mixed, ceilingMix)),

@@ -12,6 +12,9 @@ import (
 	"github.com/kurzlink/kurz/link"
 )
 
+// seedURL is the target of the i-th seeded link.
+func seedURL(i int) string { return fmt.Sprintf("https://example.com/seed/%d", i) }
+
 // seedLinks creates n links the way the backend would (sequence id → code) in
 // one COPY, and caches them in Redis as a create does.
 func seedLinks(ctx context.Context, s *stack.Stack, n int) ([]string, error) {
@@ -36,7 +39,7 @@ func seedLinks(ctx context.Context, s *stack.Stack, n int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		url := fmt.Sprintf("https://example.com/seed/%d", i)
+		url := seedURL(i)
 		codes[i] = code
 		data[i] = []any{id, code, url, backend.HashURL("", url)}
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"path"
+	"sort"
 	"text/template"
 	"time"
 )
@@ -24,6 +26,10 @@ type Traefik struct {
 	BackendURLs []string
 	Files       []string // dynamic configuration files; kurz's own when empty
 	ExtraFiles  []string // added to those (the benchmarks' routes)
+	// ExtraPlugins are more local plugins: module name → source folder (with its .traefik.yml).
+	ExtraPlugins map[string]string
+	// Ready is the router whose loading Start waits for; "": kurz-redirect@file (none without the plugin).
+	Ready string
 	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
 	Debug       bool     // serve /debug/pprof on the API entrypoint
 	// TrustedIPs are proxies in front of Traefik whose X-Forwarded-For it keeps
@@ -65,8 +71,15 @@ func (t *Traefik) Start() error {
 		return nil
 	}
 	// Routers appear once the file provider and the plugin are loaded.
-	if err := waitHTTP(client, t.APIURL()+"/api/http/routers/kurz-redirect@file", 30*time.Second, p); err != nil {
-		return fmt.Errorf("traefik did not load kurz's routers: %w\n%s", err, p.Tail())
+	ready := t.Ready
+	if ready == "" {
+		ready = "kurz-redirect@file"
+	}
+	if err := waitHTTP(client, t.APIURL()+"/api/http/routers/"+ready, 30*time.Second, p); err != nil {
+		return fmt.Errorf("traefik did not load the router %s: %w\n%s", ready, err, p.Tail())
+	}
+	if t.Ready != "" {
+		return nil
 	}
 	// Traefik runs on when it cannot bind an entrypoint: ask through the public one.
 	if err := waitHTTP(client, t.URL()+"/health", 30*time.Second, p); err != nil {
@@ -84,6 +97,16 @@ func (t *Traefik) layout() error {
 		}
 	}
 	links := map[string]string{filepath.Join(plugin, "kurz"): t.Root}
+	var plugins []string
+	for module, dir := range t.ExtraPlugins {
+		link := filepath.Join(t.Dir, "plugins-local", "src", filepath.FromSlash(module))
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return err
+		}
+		links[link] = dir
+		plugins = append(plugins, module)
+	}
+	sort.Strings(plugins)
 	files := t.Files
 	if len(files) == 0 {
 		files = []string{
@@ -101,7 +124,8 @@ func (t *Traefik) layout() error {
 			return err
 		}
 	}
-	tmpl, err := template.ParseFiles(filepath.Join(t.Root, "traefik", "native", "traefik.yml.tmpl"))
+	tmpl, err := template.New("traefik.yml.tmpl").Funcs(template.FuncMap{"base": path.Base}).
+		ParseFiles(filepath.Join(t.Root, "traefik", "native", "traefik.yml.tmpl"))
 	if err != nil {
 		return err
 	}
@@ -116,7 +140,7 @@ func (t *Traefik) layout() error {
 	}
 	return tmpl.Execute(out, map[string]any{
 		"Bind": bind, "HTTPPort": t.HTTPPort, "APIBind": t.host(), "APIPort": t.APIPort,
-		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Metrics": t.Metrics, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug,
+		"AccessLog": t.AccessLogFile(), "AccessLogMode": t.AccessLogMode, "Metrics": t.Metrics, "DynamicDir": dyn, "Plugin": !t.NoPlugin, "Debug": t.Debug, "ExtraPlugins": plugins,
 		"TrustedIPs": t.TrustedIPs,
 	})
 }
