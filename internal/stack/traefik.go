@@ -3,12 +3,12 @@ package stack
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
-	"path"
-	"sort"
 	"text/template"
 	"time"
 )
@@ -29,9 +29,9 @@ type Traefik struct {
 	// ExtraPlugins are more local plugins: module name → source folder (with its .traefik.yml).
 	ExtraPlugins map[string]string
 	// Ready is the router whose loading Start waits for; "": kurz-redirect@file (none without the plugin).
-	Ready string
-	NoPlugin    bool     // leave the edge plugin out (the benchmarks' ceiling)
-	Debug       bool     // serve /debug/pprof on the API entrypoint
+	Ready    string
+	NoPlugin bool // leave the edge plugin out (the benchmarks' ceiling)
+	Debug    bool // serve /debug/pprof on the API entrypoint
 	// TrustedIPs are proxies in front of Traefik whose X-Forwarded-For it keeps
 	// (KURZ_TRUSTED_PROXIES): visit analytics then see the client's address.
 	TrustedIPs []string
