@@ -72,6 +72,9 @@ type ImportCache interface {
 	RaiseIssued(ctx context.Context, fingerprint string, id int64, create bool) (missing bool, err error)
 }
 
+// importAttempts bounds the tries of one batch while the database is unavailable.
+const importAttempts = 5
+
 // ImportSummary is what an import did.
 type ImportSummary struct {
 	Read, Imported, Already, NewCodes int
@@ -99,7 +102,9 @@ type Importer struct {
 	NewCodes bool                // a record whose code is taken gets a new one instead of being skipped
 	Domain   *string             // every link goes to this domain (as stored); nil: its own if served, else the default
 	Progress func(ImportSummary) // called after each batch
-	now      func() time.Time
+	// RetryPause grows the pause between tries of a batch while the database is away: 1×, 2×, …; 0: a second.
+	RetryPause time.Duration
+	now        func() time.Time
 }
 
 // Run imports the records of source and says what it did; an error stops it
@@ -217,6 +222,16 @@ func (im *Importer) insert(ctx context.Context, source string, links []ImportedL
 		}
 	}
 	outcomes, err := im.Store.ImportLinks(ctx, source, links)
+	for attempt := 1; ErrorCode(err) == EUNAVAILABLE && attempt < importAttempts && ctx.Err() == nil; attempt++ {
+		// A batch is idempotent (by source and key): a busy or restarting database is waited for.
+		im.Logger.Warn("importing a batch failed; trying again", "attempt", attempt, "err", err)
+		pause := im.RetryPause
+		if pause == 0 {
+			pause = time.Second
+		}
+		time.Sleep(time.Duration(attempt) * pause)
+		outcomes, err = im.Store.ImportLinks(ctx, source, links)
+	}
 	if err != nil || im.Cache == nil {
 		return outcomes, err
 	}

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,7 +32,8 @@ func importCommand(s *stack.Stack, args ...string) *exec.Cmd {
 var importedCounts = regexp.MustCompile(`read (\d+), imported (\d+) \((\d+) with a new code\), already there (\d+), skipped (\d+)`)
 
 // A 100,000-link export, imported by the real binary, SIGKILLed halfway and
-// run again: every link once, counts exact, and each one answered at the edge.
+// run again through a stalled Postgres: every link once, counts exact, and
+// each one answered at the edge.
 func TestImportKilledAndResumed(t *testing.T) {
 	s := testenv.NewStack(t, map[string]string{"KURZ_HIT_FLUSH_INTERVAL": "200ms"})
 	const n = 100_000
@@ -72,8 +74,23 @@ func TestImportKilledAndResumed(t *testing.T) {
 	}
 
 	started := time.Now()
-	out, err := importCommand(s, "csv", file).CombinedOutput()
+	var output bytes.Buffer
+	resume := importCommand(s, "csv", file)
+	resume.Stdout, resume.Stderr = &output, &output
+	if err := resume.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the resumed import meets a stalled Postgres
+	if err := s.Postgres.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := s.Postgres.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	err := resume.Wait()
 	took := time.Since(started)
+	out := output.Bytes()
 	if err != nil {
 		t.Fatalf("kurz import: %v\n%s", err, out)
 	}
@@ -84,7 +101,7 @@ func TestImportKilledAndResumed(t *testing.T) {
 	if got, want := m[1]+" "+m[2]+" "+m[4]+" "+m[5], fmt.Sprintf("%d %d %d 0", n, n-before, before); got != want {
 		t.Errorf("read, imported, already there, skipped = %s, want %s\n%s", got, want, out)
 	}
-	t.Logf("after a SIGKILL at %d links, the rest imported in %s:\n%s", before, took.Round(time.Millisecond), out)
+	t.Logf("after a SIGKILL at %d links, the rest imported in %s, through a 2 s SIGSTOP of Postgres:\n%s", before, took.Round(time.Millisecond), out)
 	if got := queryInt(t, s, `SELECT count(*) FROM url_mappings WHERE import_source = 'csv'`); got != n {
 		t.Errorf("%d links imported, want %d", got, n)
 	}

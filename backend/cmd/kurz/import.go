@@ -30,6 +30,9 @@ Codes that fit kurz's aliases are kept; targets are checked by kurz's URL rules;
 tags, titles and dates are kept. Importing again, or after a kill, changes nothing that was done.
 It reads the backends' settings (DATABASE_URL, REDIS_URL, KURZ_CODE_SECRET, …) from the environment.`
 
+// importTimeout is the least bound on one of the import's statements.
+const importTimeout = 30 * time.Second
+
 // runImport imports another shortener's export into the database and Redis the backends use.
 func runImport(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -68,7 +71,8 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	logger := newLogger(os.Stderr, cfg.LogLevel)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, "", cfg.PGTimeout, nil)
+	// A batch of 1,000 links may take longer than a request's bound on a busy database.
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, "", max(cfg.PGTimeout, importTimeout), nil)
 	if err != nil {
 		return fmt.Errorf("import: the database at %s: %v", redactURL(cfg.DatabaseURL), err)
 	}
