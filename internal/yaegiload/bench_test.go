@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -100,8 +102,34 @@ func BenchmarkInterpreted(b *testing.B) {
 		}
 		benchHandler(b, h, "/"+unknown)
 	})
+	b.Run("FloorRedis", func(b *testing.B) { // make bench's Redis floor: one pipelined GET a request, nothing else
+		src, err := os.ReadFile(filepath.Join(testenv.Root(), "cmd", "kurz-bench", "floor", "floorredis", "floorredis.go"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		i := interp.New(interp.Options{})
+		i.Use(stdlib.Symbols)
+		if _, err := i.Eval(string(src)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := i.Eval(`var floorHandler, floorErr = floorredis.New(nil, nil, &floorredis.Config{RedisAddress: "` + rd.Addr() + `"}, "floor")`); err != nil {
+			b.Fatal(err)
+		}
+		v, err := i.Eval("floorHandler")
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := v.Interface().(http.Handler)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
 	b.Run("RedisHit", func(b *testing.B) {
 		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "DisableHotCache": true}, passedOn)
+		warm(b, h, "/bYae001")
+		benchHandler(b, h, "/bYae001")
+	})
+	b.Run("RedisHitNoAnalytics", func(b *testing.B) { // what analytics cost a Redis hit
+		h := MustLoadPlugin(b, map[string]any{"RedisAddress": rd.Addr(), "DisableHotCache": true, "DisableAnalytics": true}, passedOn)
 		warm(b, h, "/bYae001")
 		benchHandler(b, h, "/bYae001")
 	})
