@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/xml"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -225,6 +226,23 @@ func TestYOURLSAPI(t *testing.T) {
 			t.Errorf("taken keyword = %d %s", res.Status, res.Raw)
 		}
 	})
+	t.Run("OKShorturlAsXML", func(t *testing.T) { // the default format
+		res := testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"shorturl"}, "url": {"https://example.com/xml?a=1&b=<2>"}, "keyword": {"xml-kw"}}.Encode(), "")
+		var got struct {
+			Status   string `xml:"status"`
+			ShortURL string `xml:"shorturl"`
+			URL      struct {
+				Keyword string `xml:"keyword"`
+				URL     string `xml:"url"`
+			} `xml:"url"`
+		}
+		if err := xml.Unmarshal([]byte(res.Raw), &got); err != nil || res.Status != 200 || res.Header.Get("Content-Type") != "application/xml; charset=utf-8" {
+			t.Fatalf("shorturl xml = %d %q: %v", res.Status, res.Raw, err)
+		}
+		if got.Status != "success" || got.ShortURL != "http://kurz.test/xml-kw" || got.URL.Keyword != "xml-kw" || got.URL.URL != "https://example.com/xml?a=1&b=<2>" {
+			t.Errorf("shorturl xml = %+v", got)
+		}
+	})
 	t.Run("OKVersionIsOneLineOfXML", func(t *testing.T) {
 		res := testenv.Do(t, "POST", b.URL+"/yourls-api.php", "action=version", "Content-Type", "application/x-www-form-urlencoded")
 		if got, want := string(res.Raw), `<?xml version="1.0"?><root><version>1.10.4</version></root>`; res.Status != 200 || got != want {
@@ -275,11 +293,11 @@ func TestYOURLSAPI(t *testing.T) {
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"stats"}, "filter": {"last"}, "limit": {"1"}, "format": {"json"}}.Encode(), "")
 		links, _ := res.Body["links"].(map[string]any)
 		stats, _ := res.Body["stats"].(map[string]any)
-		if res.Status != 200 || len(links) != 1 || stats["total_links"] != 3.0 || stats["total_clicks"] != 0.0 {
+		if res.Status != 200 || len(links) != 1 || stats["total_links"] != 4.0 || stats["total_clicks"] != 0.0 {
 			t.Errorf("stats = %d %s", res.Status, res.Raw)
 		}
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"db-stats"}, "format": {"json"}}.Encode(), "")
-		if s, _ := res.Body["db-stats"].(map[string]any); res.Status != 200 || s["total_links"] != 3.0 {
+		if s, _ := res.Body["db-stats"].(map[string]any); res.Status != 200 || s["total_links"] != 4.0 {
 			t.Errorf("db-stats = %d %s", res.Status, res.Raw)
 		}
 		res = testenv.Do(t, "GET", b.URL+"/yourls-api.php?"+url.Values{"signature": {key}, "action": {"expand"}, "shorturl": {"gone-kw"}, "format": {"json"}}.Encode(), "")

@@ -162,6 +162,20 @@ func TestImport(t *testing.T) {
 			t.Errorf("the existing link changed: %d %s", res.Status, res.Header.Get("Location"))
 		}
 	})
+	t.Run("OKEveryLinkOnOneDomain", func(t *testing.T) {
+		db := pg.NewDatabase(t)
+		out := MustImport(t, db, rd.URL(), "csv", mustWrite(t, "export.csv", "Long URL,Short code,Domain\nhttps://example.com/d1,dom-one,elsewhere.example\nhttps://example.com/d2,dom-two,\n"),
+			"--domain", "go.example.org")
+		if !strings.HasPrefix(out, "read 2, imported 2") {
+			t.Fatalf("import:\n%s", out)
+		}
+		if got := MustQueryInt(t, db, `SELECT count(*) FROM url_mappings WHERE domain = 'go.example.org' AND short_code IN ('dom-one', 'dom-two')`); got != 2 {
+			t.Errorf("%d links on go.example.org, want 2", got)
+		}
+		if _, err := tryImport(t, db, rd.URL(), "csv", mustWrite(t, "x.csv", "Long URL\nhttps://example.com/x\n"), "--domain", "elsewhere.example"); err == nil {
+			t.Error("a domain kurz does not serve was taken")
+		}
+	})
 	t.Run("ErrUnknownSource", func(t *testing.T) {
 		_, err := tryImport(t, pg.NewDatabase(t), rd.URL(), "tinyurl", mustWrite(t, "x", "{}"))
 		if err == nil || !strings.Contains(err.Error(), "unknown source") {
