@@ -16,10 +16,10 @@ var reserved = map[string]bool{
 // ValidateAlias checks a custom code: 3 to 64 characters of the code alphabet, not reserved.
 func ValidateAlias(alias string) error {
 	if !link.IsAlias(alias) {
-		return Errorf(EINVALIDFIELD, "alias must be %d to %d characters of A-Z, a-z, 0-9, - and _", link.AliasMinLength, link.AliasMaxLength)
+		return FieldErrorf("alias", "alias must be %d to %d characters of A-Z, a-z, 0-9, - and _", link.AliasMinLength, link.AliasMaxLength)
 	}
 	if reserved[strings.ToLower(alias)] {
-		return Errorf(EINVALIDFIELD, "alias %q is reserved", alias)
+		return FieldErrorf("alias", "alias %q is reserved", alias)
 	}
 	return nil
 }

@@ -114,8 +114,8 @@ func (s *Shortener) VisitPage(ctx context.Context, actor Actor, q VisitLogQuery)
 	return s.Visits.PageVisitLog(ctx, q)
 }
 
-// VisitWindow checks an optional [from, to] of visits.
-func VisitWindow(from, to *time.Time) error {
+// checkVisitWindow checks an optional [from, to] of visits.
+func checkVisitWindow(from, to *time.Time) error {
 	if from != nil && to != nil && to.Before(*from) {
 		return Errorf(EINVALID, "the end of the visits' window is before its start")
 	}

@@ -27,7 +27,8 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	Err     error // the cause, logged but never shown
+	Field   string // the request field an EINVALIDFIELD is about, as kurz's API names it; "" if none
+	Err     error  // the cause, logged but never shown
 }
 
 func (e *Error) Error() string {
@@ -42,6 +43,25 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with a formatted, client-safe message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf is EINVALIDFIELD about field (url, alias, expires_at, …, as kurz's API names them).
+func FieldErrorf(field, format string, args ...any) *Error {
+	e := Errorf(EINVALIDFIELD, format, args...)
+	e.Field = field
+	return e
+}
+
+// ErrorField is the request field err is about: "url" for EINVALIDURL and EBLOCKED, "" when it says none.
+func ErrorField(err error) string {
+	var e *Error
+	switch {
+	case !errors.As(err, &e):
+		return ""
+	case e.Code == EINVALIDURL || e.Code == EBLOCKED:
+		return "url"
+	}
+	return e.Field
 }
 
 // Wrap returns an *Error whose cause is err; err is for logs only.

@@ -104,7 +104,6 @@ type Importer struct {
 	Progress func(ImportSummary) // called after each batch
 	// RetryPause grows the pause between tries of a batch while the database is away: 1×, 2×, …; 0: a second.
 	RetryPause time.Duration
-	now        func() time.Time
 }
 
 // Run imports the records of source and says what it did; an error stops it
@@ -112,9 +111,6 @@ type Importer struct {
 func (im *Importer) Run(ctx context.Context, source string, records iter.Seq[ImportRecord]) (ImportSummary, error) {
 	if !link.IsAlias(source) {
 		return ImportSummary{}, Errorf(EINVALID, "the source must be a name such as shlink or yourls, not %q", source)
-	}
-	if im.now == nil {
-		im.now = time.Now
 	}
 	size := im.Batch
 	if size <= 0 {
@@ -280,7 +276,7 @@ func (im *Importer) linkOf(r ImportRecord) (ImportedLink, error) {
 			domain = d
 		}
 	}
-	created := im.now()
+	created := time.Now()
 	if r.CreatedAt != nil {
 		created = *r.CreatedAt
 	}

@@ -69,15 +69,22 @@ type CreateRequest struct {
 	MaxVisits *int64
 	Redirect  int
 	Owner     *int64 // the key creating it; nil: anonymous
-	Distinct  bool   // a link of its own even when a plain one for URL exists (Shlink's findIfExists false)
-	// FindExisting gives an existing link of the same URL and options, if any, instead of a new one (Shlink's findIfExists).
-	FindExisting bool
+	Reuse     Reuse  // when an existing link answers instead of a new one
 	Meta
 }
 
+// Reuse says when a create gives an existing link instead of a new one.
+type Reuse int
+
+const (
+	ReusePlain    Reuse = iota // kurz's: a plain URL gives its plain link
+	ReuseNone                  // always a new link (Shlink's findIfExists false)
+	ReuseMatching              // a link of the same URL and options, if any (Shlink's findIfExists true)
+)
+
 // Plain reports whether only a URL was asked for: such links are deduplicated.
 func (r CreateRequest) Plain() bool {
-	return !r.Distinct && r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
+	return r.Reuse != ReuseNone && r.Alias == "" && r.ExpiresAt == nil && r.MaxVisits == nil && r.Redirect == 0 &&
 		len(r.Tags) == 0 && r.Title == "" && r.ValidSince == nil && !r.Crawlable && !r.ForwardQuery
 }
 

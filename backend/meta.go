@@ -33,7 +33,7 @@ type Meta struct {
 // a control character, a comma, or too many tags, is EINVALIDFIELD.
 func NormalizeTags(tags []string) ([]string, error) {
 	if len(tags) > MaxTags {
-		return nil, Errorf(EINVALIDFIELD, "a link has at most %d tags, not %d", MaxTags, len(tags))
+		return nil, FieldErrorf("tags", "a link has at most %d tags, not %d", MaxTags, len(tags))
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -41,11 +41,11 @@ func NormalizeTags(tags []string) ([]string, error) {
 		tag := strings.Join(strings.Fields(strings.ToLower(raw)), "-")
 		switch {
 		case tag == "":
-			return nil, Errorf(EINVALIDFIELD, "a tag cannot be empty")
+			return nil, FieldErrorf("tags", "a tag cannot be empty")
 		case !utf8.ValidString(tag) || strings.ContainsFunc(tag, unicode.IsControl) || strings.Contains(tag, ","):
-			return nil, Errorf(EINVALIDFIELD, "tag %q holds a comma or a control character", raw)
+			return nil, FieldErrorf("tags", "tag %q holds a comma or a control character", raw)
 		case utf8.RuneCountInString(tag) > MaxTagLength:
-			return nil, Errorf(EINVALIDFIELD, "a tag is at most %d characters; %q has %d", MaxTagLength, raw, utf8.RuneCountInString(tag))
+			return nil, FieldErrorf("tags", "a tag is at most %d characters; %q has %d", MaxTagLength, raw, utf8.RuneCountInString(tag))
 		}
 		if !seen[tag] {
 			seen[tag] = true
@@ -60,9 +60,9 @@ func NormalizeTitle(title string) (string, error) {
 	title = strings.TrimSpace(title)
 	switch {
 	case !utf8.ValidString(title) || strings.ContainsFunc(title, unicode.IsControl):
-		return "", Errorf(EINVALIDFIELD, "title must be text without control characters")
+		return "", FieldErrorf("title", "title must be text without control characters")
 	case utf8.RuneCountInString(title) > MaxTitleLength:
-		return "", Errorf(EINVALIDFIELD, "title is at most %d characters, not %d", MaxTitleLength, utf8.RuneCountInString(title))
+		return "", FieldErrorf("title", "title is at most %d characters, not %d", MaxTitleLength, utf8.RuneCountInString(title))
 	}
 	return title, nil
 }
@@ -86,7 +86,7 @@ func (l Link) NotYetValid(now time.Time) bool {
 // it on a link as a change leaves it.
 func (l Link) CheckWindow() error {
 	if l.ValidSince != nil && l.ExpiresAt != nil && !l.ExpiresAt.After(*l.ValidSince) {
-		return Errorf(EINVALIDFIELD, "expires_at (valid until) must be after valid_since")
+		return FieldErrorf("expires_at", "expires_at (valid until) must be after valid_since")
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func (s *Shortener) Shorten(ctx context.Context, req CreateRequest) (Link, bool,
 	if err := l.CheckWindow(); err != nil {
 		return Link{}, false, err
 	}
-	if req.FindExisting {
+	if req.Reuse == ReuseMatching {
 		if found, ok, err := s.findMatching(ctx, l, req.Alias); err != nil || ok {
 			return found, false, err
 		}
@@ -129,13 +129,13 @@ func (s *Shortener) validateOptions(req CreateRequest) error {
 		}
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
-		return Errorf(EINVALIDFIELD, "expires_at must be in the future")
+		return FieldErrorf("expires_at", "expires_at must be in the future")
 	}
 	if req.MaxVisits != nil && *req.MaxVisits <= 0 {
-		return Errorf(EINVALIDFIELD, "max_visits must be a positive number")
+		return FieldErrorf("max_visits", "max_visits must be a positive number")
 	}
 	if req.Redirect != 0 && !link.IsRedirectStatus(req.Redirect) {
-		return Errorf(EINVALIDFIELD, "redirect must be %s", link.RedirectStatuses)
+		return FieldErrorf("redirect", "redirect must be %s", link.RedirectStatuses)
 	}
 	return nil
 }

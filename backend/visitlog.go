@@ -87,7 +87,7 @@ func (s *Shortener) scopeVisits(ctx context.Context, actor Actor, q *VisitLogQue
 		}
 		q.Tag = tags[0]
 	}
-	if err := VisitWindow(q.From, q.To); err != nil {
+	if err := checkVisitWindow(q.From, q.To); err != nil {
 		return err
 	}
 	if q.Code != "" {

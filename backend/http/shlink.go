@@ -136,10 +136,8 @@ type shlinkNotFound func(w http.ResponseWriter, r *http.Request)
 func (s *server) shlinkError(w http.ResponseWriter, r *http.Request, err error, notFound ...shlinkNotFound) {
 	msg := backend.ErrorMessage(err)
 	switch backend.ErrorCode(err) {
-	case backend.EINVALID, backend.EINVALIDFIELD, backend.ETOOLARGE, backend.EUNSUPPORTED:
+	case backend.EINVALID, backend.EINVALIDFIELD, backend.EINVALIDURL, backend.EBLOCKED, backend.ETOOLARGE, backend.EUNSUPPORTED:
 		s.shlinkInvalid(w, r, msg, invalidElements(err))
-	case backend.EINVALIDURL, backend.EBLOCKED:
-		s.shlinkInvalid(w, r, msg, []string{"longUrl"})
 	case backend.ECONFLICT:
 		s.shlinkProblem(w, r, http.StatusBadRequest, "non-unique-slug", "Invalid custom slug", msg, nil)
 	case backend.ENOTFOUND:
@@ -179,11 +177,18 @@ func (e *shlinkFieldError) Unwrap() error { return e.err }
 
 func invalidField(field string, err error) error { return &shlinkFieldError{field: field, err: err} }
 
+// shlinkFields are Shlink's names of the fields of kurz's API (backend.ErrorField).
+var shlinkFields = map[string]string{"url": "longUrl", "alias": "customSlug", "expires_at": "validUntil",
+	"valid_since": "validSince", "max_visits": "maxVisits", "tags": "tags", "title": "title"}
+
 // invalidElements are the Shlink fields an error is about, if it says.
 func invalidElements(err error) []string {
 	var f *shlinkFieldError
 	if errors.As(err, &f) {
 		return []string{f.field}
+	}
+	if name, ok := shlinkFields[backend.ErrorField(err)]; ok {
+		return []string{name}
 	}
 	return nil
 }
@@ -233,16 +238,10 @@ func shlinkDatePtr(t *time.Time) *string {
 	return &d
 }
 
-// parseShlinkDate reads an ISO 8601 time as Shlink's clients send it: with
-// a zone, without one (UTC), or a date alone (its midnight, UTC).
+// parseShlinkDate reads an ISO 8601 time as Shlink's clients send it (backend.ParseLooseTime).
 func parseShlinkDate(field, raw string) (*time.Time, error) {
-	if raw == "" {
-		return nil, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", time.DateOnly, "2006-01-02 15:04:05"} {
-		if t, err := time.Parse(layout, raw); err == nil {
-			return &t, nil
-		}
+	if t, ok := backend.ParseLooseTime(raw); ok {
+		return t, nil
 	}
 	return nil, invalidField(field, backend.Errorf(backend.EINVALIDFIELD, "%s must be an ISO 8601 date, such as 2030-01-02T15:04:05+00:00", field))
 }

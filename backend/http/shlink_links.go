@@ -201,15 +201,12 @@ func (s *server) shlinkCreate(w http.ResponseWriter, r *http.Request, body shlin
 		s.shlinkError(w, r, err)
 		return
 	}
-	if body.CustomSlug != "" {
-		if err := backend.ValidateAlias(body.CustomSlug); err != nil {
-			invalid("customSlug", backend.ErrorMessage(err))
-			return
-		}
-	}
 	req := backend.CreateRequest{URL: *body.LongURL, Domain: domain, Alias: body.CustomSlug, ExpiresAt: until, MaxVisits: body.MaxVisits.value,
-		Distinct: !body.FindIfExists, FindExisting: body.FindIfExists,
-		Meta: backend.Meta{Tags: body.Tags, Title: deref(body.Title), ValidSince: since, Crawlable: body.Crawlable, ForwardQuery: body.ForwardQuery == nil || *body.ForwardQuery}}
+		Reuse: backend.ReuseNone,
+		Meta:  backend.Meta{Tags: body.Tags, Title: deref(body.Title), ValidSince: since, Crawlable: body.Crawlable, ForwardQuery: body.ForwardQuery == nil || *body.ForwardQuery}}
+	if body.FindIfExists {
+		req.Reuse = backend.ReuseMatching
+	}
 	if actor != backend.Anonymous {
 		req.Owner = &actor.KeyID
 	}
@@ -223,24 +220,11 @@ func (s *server) shlinkCreate(w http.ResponseWriter, r *http.Request, body shlin
 			extra["domain"] = body.Domain
 		}
 		s.shlinkProblem(w, r, http.StatusBadRequest, "non-unique-slug", "Invalid custom slug", detail+".", extra)
-	case backend.ErrorCode(err) == backend.EINVALIDFIELD:
-		s.shlinkInvalid(w, r, backend.ErrorMessage(err), []string{createField(backend.ErrorMessage(err))})
 	case err != nil:
 		s.shlinkError(w, r, err)
 	default:
 		done(l)
 	}
-}
-
-// createField names the Shlink field a create's EINVALIDFIELD is about, from kurz's message.
-func createField(msg string) string {
-	for _, f := range []struct{ word, field string }{{"expires_at", "validUntil"}, {"valid_since", "validSince"}, {"max_visits", "maxVisits"},
-		{"alias", "customSlug"}, {"tag", "tags"}, {"title", "title"}} {
-		if strings.Contains(msg, f.word) {
-			return f.field
-		}
-	}
-	return "longUrl"
 }
 
 // shlinkShorten is Shlink's GET /short-urls/shorten for bookmarklets and
@@ -314,10 +298,6 @@ func (s *server) shlinkEditShortURL() http.HandlerFunc {
 			return
 		}
 		l, err := s.links.Update(r.Context(), actorOf(r), key, p)
-		if backend.ErrorCode(err) == backend.EINVALIDFIELD || backend.ErrorCode(err) == backend.EINVALIDURL || backend.ErrorCode(err) == backend.EBLOCKED {
-			s.shlinkInvalid(w, r, backend.ErrorMessage(err), []string{createField(backend.ErrorMessage(err))})
-			return
-		}
 		if err != nil {
 			s.shlinkError(w, r, err)
 			return

@@ -204,16 +204,16 @@ func (s *server) shlinkDomainNotFound(domain string) shlinkNotFound {
 
 // shlinkTagExists reports whether a link the key sees has tag; else it answers 404.
 func (s *server) shlinkTagExists(w http.ResponseWriter, r *http.Request, tag string) bool {
-	tags, err := s.links.Tags(r.Context(), actorOf(r))
-	if err != nil {
-		s.shlinkError(w, r, err)
-		return false
-	}
-	normalized, err := backend.NormalizeTags([]string{tag})
-	if err == nil && slices.ContainsFunc(tags, func(t backend.TagStat) bool { return t.Tag == normalized[0] }) {
+	one := backend.Page{Number: 1, Size: 1}
+	_, n, err := s.links.Page(r.Context(), actorOf(r), backend.ListQuery{Tags: []string{tag}, Page: &one})
+	switch {
+	case err == nil && n > 0:
 		return true
+	case err == nil || backend.ErrorCode(err) == backend.EINVALID: // no link has it, or no link can have it
+		s.shlinkTagNotFound(tag)(w, r)
+	default:
+		s.shlinkError(w, r, err)
 	}
-	s.shlinkTagNotFound(tag)(w, r)
 	return false
 }
 

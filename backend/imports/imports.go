@@ -129,19 +129,22 @@ func decodeItem(raw json.RawMessage, v any) error {
 	return nil
 }
 
-// parseTime reads a date as the shorteners write them: RFC 3339 (Shlink,
-// Kutt, Bitly's +0000 too), MySQL's datetime (YOURLS, UTC) or a date; "" is nil.
-func parseTime(field, raw string) (*time.Time, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05.999999999", time.DateTime, time.DateOnly} {
-		if t, err := time.Parse(layout, raw); err == nil {
-			return &t, nil
+// timeField is a time of a record to read: where it goes, its name in the export, its text.
+type timeField struct {
+	to        **time.Time
+	name, raw string
+}
+
+// parseTimes reads the times as the shorteners write them (backend.ParseLooseTime), or says which is not one.
+func parseTimes(fields ...timeField) error {
+	for _, f := range fields {
+		t, ok := backend.ParseLooseTime(f.raw)
+		if !ok {
+			return fmt.Errorf("%s %.40q is not a date", f.name, f.raw)
 		}
+		*f.to = t
 	}
-	return nil, fmt.Errorf("%s %.40q is not a date", field, raw)
+	return nil
 }
 
 // codeOfShortURL splits a short URL ("https://s.example/abc" or
@@ -208,21 +211,9 @@ func shlinkRecord(raw json.RawMessage) backend.ImportRecord {
 	if v.VisitsSummary != nil {
 		r.Visits = int64(v.VisitsSummary.Total)
 	}
-	r.Err = parseTimes(&r, [][3]any{{&r.CreatedAt, "dateCreated", v.DateCreated},
-		{&r.ValidSince, "validSince", deref(v.Meta.ValidSince)}, {&r.ExpiresAt, "validUntil", deref(v.Meta.ValidUntil)}})
+	r.Err = parseTimes(timeField{&r.CreatedAt, "dateCreated", v.DateCreated},
+		timeField{&r.ValidSince, "validSince", deref(v.Meta.ValidSince)}, timeField{&r.ExpiresAt, "validUntil", deref(v.Meta.ValidUntil)})
 	return r
-}
-
-// parseTimes reads each {**time.Time, field name, text} into r.
-func parseTimes(r *backend.ImportRecord, fields [][3]any) error {
-	for _, f := range fields {
-		t, err := parseTime(f[1].(string), f[2].(string))
-		if err != nil {
-			return err
-		}
-		*f[0].(**time.Time) = t
-	}
-	return nil
 }
 
 func deref(s *string) string {
@@ -248,7 +239,7 @@ func yourlsRecord(raw json.RawMessage) backend.ImportRecord {
 	if r.Code == "" {
 		r.Domain, r.Code = codeOfShortURL(v.ShortURL)
 	}
-	r.Err = parseTimes(&r, [][3]any{{&r.CreatedAt, "timestamp", v.Timestamp}})
+	r.Err = parseTimes(timeField{&r.CreatedAt, "timestamp", v.Timestamp})
 	return r
 }
 
@@ -266,7 +257,7 @@ func kuttRecord(raw json.RawMessage) backend.ImportRecord {
 		return backend.ImportRecord{Err: err}
 	}
 	r := backend.ImportRecord{Code: v.Address, URL: v.Target, Title: deref(v.Description), Domain: deref(v.Domain), Visits: int64(v.VisitCount)}
-	r.Err = parseTimes(&r, [][3]any{{&r.CreatedAt, "created_at", v.CreatedAt}, {&r.ExpiresAt, "expire_in", deref(v.ExpireIn)}})
+	r.Err = parseTimes(timeField{&r.CreatedAt, "created_at", v.CreatedAt}, timeField{&r.ExpiresAt, "expire_in", deref(v.ExpireIn)})
 	return r
 }
 
@@ -294,7 +285,7 @@ func bitlyRecord(raw json.RawMessage) backend.ImportRecord {
 	if r.Domain == "bit.ly" || r.Domain == "j.mp" {
 		r.Domain = "" // Bitly's own domains: the code moves to kurz's default domain
 	}
-	r.Err = parseTimes(&r, [][3]any{{&r.CreatedAt, "created_at", v.CreatedAt}})
+	r.Err = parseTimes(timeField{&r.CreatedAt, "created_at", v.CreatedAt})
 	return r
 }
 
@@ -385,7 +376,7 @@ func readCSV(r io.Reader, cols columns) iter.Seq[backend.ImportRecord] {
 				rec.Visits = n
 			}
 			if rec.Err == nil {
-				rec.Err = parseTimes(&rec, [][3]any{{&rec.CreatedAt, "created", get("created")}})
+				rec.Err = parseTimes(timeField{&rec.CreatedAt, "created", get("created")})
 			}
 			if !yield(rec) {
 				return
